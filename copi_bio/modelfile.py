@@ -1,0 +1,252 @@
+"""Model files: TOML text -> validated :class:`~copi_bio.spec.Model`.
+
+This is the only module that reads TOML. Backends receive spec objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import tomli_w
+
+from .errors import ModelError
+from .spec import (FORWARD_RULES, TASKS, FeedbackPathway, LateralInhibition, Model, Population,
+                   Protocol, Recording)
+
+DEFAULT_MODEL = "teacher_student"
+_TOP_KEYS = ("name", "description", "backend", "seed", "populations", "lateral", "plasticity",
+             "feedback", "task", "protocol", "recording")
+
+
+def library_dirs() -> list[Path]:
+    """Folders searched for model names: the installed library, then the
+    source tree's ``models/`` (when running from a checkout), then ``./models``."""
+    here = Path(__file__).resolve().parent
+    dirs = [here / "model_library", here.parent / "models"]
+    dirs.append(Path.cwd() / "models")
+    seen, out = set(), []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in seen:
+            seen.add(d.resolve())
+            out.append(d)
+    return out
+
+
+def available_models() -> dict[str, Path]:
+    """Map model name -> file for every model file in :func:`library_dirs`."""
+    found: dict[str, Path] = {}
+    for d in library_dirs():
+        for f in sorted(d.glob("*.toml")):
+            found.setdefault(f.stem, f)
+    return found
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """Turn a path or a library model name into an existing file path."""
+    if model is None:
+        model = DEFAULT_MODEL
+    path = Path(model)
+    if path.is_file():
+        return path
+    library = available_models()
+    if str(model) in library:
+        return library[str(model)]
+    raise ModelError("MODEL", str(model), "an existing .toml file or a library model name: "
+                     + ", ".join(sorted(library)))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``key.path=value`` (value in TOML syntax; bare words are strings)."""
+    if "=" not in text:
+        raise ModelError("--set", text, "KEY=VALUE, e.g. protocol.presentations=500")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ModelError("--set", text, "a dotted key such as feedback.gamma")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Return a copy of the raw model table with ``--set`` overrides applied.
+
+    Populations are addressed by name: ``populations.hidden.size=50``.
+    """
+    data = copy.deepcopy(data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node: Any = data
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                match = [p for p in node if isinstance(p, dict) and p.get("name") == part]
+                if not match:
+                    names = [p.get("name") for p in node if isinstance(p, dict)]
+                    raise ModelError(".".join(parts[: i + 1]), part, f"a population name: {names}")
+                node = match[0]
+            else:
+                node = node.setdefault(part, {})
+                if not isinstance(node, (dict, list)):
+                    raise ModelError(".".join(parts[: i + 1]), node, "a table")
+        node[parts[-1]] = value
+    return data
+
+
+def parse_model(data: Mapping[str, Any], source: str = "<memory>") -> Model:
+    """Validate a parsed model table into a :class:`Model`.
+
+    Raises
+    ------
+    ModelError
+        Naming the key, the value and what is allowed.
+    """
+    try:
+        return _parse(data, source)
+    except ModelError as err:
+        if err.source is None:
+            raise ModelError(err.key, err.value, err.allowed, source) from None
+        raise
+
+
+def _parse(data: Mapping[str, Any], source: str) -> Model:
+    unknown = sorted(set(data) - set(_TOP_KEYS))
+    if unknown:
+        raise ModelError(unknown[0], data[unknown[0]], "a top-level key: " + ", ".join(_TOP_KEYS))
+    for key in ("name", "description"):
+        if not isinstance(data.get(key, ""), str):
+            raise ModelError(key, data[key], "a string")
+    backend = data.get("backend", "rate")
+    if backend not in ("rate", "spiking"):
+        raise ModelError("backend", backend, "'rate' or 'spiking'")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ModelError("seed", seed, "a non-negative integer")
+
+    pops_raw = data.get("populations")
+    if not isinstance(pops_raw, list) or not pops_raw:
+        raise ModelError("populations", pops_raw, "a non-empty array of tables [[populations]]")
+    pops = tuple(Population.from_mapping(p, f"populations[{i}]") for i, p in enumerate(pops_raw))
+    names = [p.name for p in pops]
+    if len(set(names)) != len(names):
+        raise ModelError("populations.name", names, "unique population names")
+
+    plast_raw = dict(data.get("plasticity", {}))
+    rule = plast_raw.pop("rule", "copi")
+    if rule not in FORWARD_RULES:
+        raise ModelError("plasticity.rule", rule, "one of " + ", ".join(map(repr, FORWARD_RULES)))
+    task_raw = data.get("task")
+    if not isinstance(task_raw, Mapping):
+        raise ModelError("task", task_raw, "a [task] table with a 'kind' key")
+    task_raw = dict(task_raw)
+    kind = task_raw.pop("kind", None)
+    if kind not in TASKS:
+        raise ModelError("task.kind", kind, "one of " + ", ".join(map(repr, TASKS)))
+
+    model = Model(
+        name=data.get("name", Path(source).stem), description=data.get("description", ""),
+        backend=backend, seed=seed, populations=pops,
+        lateral=LateralInhibition.from_mapping(data.get("lateral", {}), "lateral"),
+        plasticity=FORWARD_RULES[rule].from_mapping(plast_raw, "plasticity"),
+        feedback=FeedbackPathway.from_mapping(data.get("feedback", {}), "feedback"),
+        task=TASKS[kind].from_mapping(task_raw, "task"),
+        protocol=Protocol.from_mapping(data.get("protocol", {}), "protocol"),
+        recording=Recording.from_mapping(data.get("recording", {}), "recording"),
+        source=source,
+    )
+    check_model(model)
+    return model
+
+
+def check_model(model: Model) -> None:
+    """Cross-key checks: shapes against the task, time steps against time constants."""
+    pops, proto, task = model.populations, model.protocol, model.task
+    if task.kind != "decorrelation" and len(pops) < 2:
+        raise ModelError("populations", [p.name for p in pops],
+                         f"at least an input and an output population for task {task.kind!r}")
+    fixed = {"digits": (64, 10), "mnist": (784, 10)}.get(task.kind)
+    if fixed is not None:
+        if pops[0].size != fixed[0]:
+            raise ModelError(f"populations[0].size", pops[0].size, f"{fixed[0]} for task {task.kind!r}")
+        if pops[-1].size != fixed[1]:
+            raise ModelError(f"populations[{len(pops) - 1}].size", pops[-1].size,
+                             f"{fixed[1]} for task {task.kind!r}")
+    steps = proto.t_present / proto.dt
+    if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
+        raise ModelError("protocol.t_present", f"{proto.t_present * 1e3:g} ms",
+                         f"a positive whole multiple of dt = {proto.dt * 1e3:g} ms")
+    if proto.t_settle >= proto.t_present:
+        raise ModelError("protocol.t_settle", f"{proto.t_settle * 1e3:g} ms",
+                         f"shorter than t_present = {proto.t_present * 1e3:g} ms")
+    # Exponential Euler integrates each leak exactly; the coupling terms
+    # (lateral inhibition, feedback) are explicit and need dt <= tau.
+    neuronal = [(f"populations[{i}].tau", p.tau) for i, p in enumerate(pops) if i > 0]
+    if model.lateral.tau_x is not None:
+        neuronal.append(("lateral.tau_x", model.lateral.tau_x))
+    if model.feedback.tau is not None:
+        neuronal.append(("feedback.tau", model.feedback.tau))
+    for key, tau in neuronal:
+        if proto.dt > tau * (1 + 1e-9):
+            raise ModelError("protocol.dt", f"{proto.dt * 1e3:g} ms",
+                             f"at most the smallest neuronal time constant ({key} = {tau * 1e3:g} ms) "
+                             "for a stable explicit coupling")
+    for key, tau in (("plasticity.tau", model.plasticity.tau), ("lateral.tau", model.lateral.tau)):
+        if proto.dt > 0.1 * tau:
+            raise ModelError(key, f"{tau * 1e3:g} ms",
+                             f"at least 10 dt = {10 * proto.dt * 1e3:g} ms for a stable plasticity update")
+    if model.lateral.rule == "foldiak" and model.lateral.tau_x is None:
+        raise ModelError("lateral.tau_x", None, "a time constant such as '2 ms' (foldiak x is dynamic)")
+    if model.recording.trials > proto.trials:
+        raise ModelError("recording.trials", model.recording.trials,
+                         f"at most protocol.trials = {proto.trials}")
+    if model.recording.interval is not None:
+        ratio = model.recording.interval / proto.dt
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ModelError("recording.interval", f"{model.recording.interval * 1e3:g} ms",
+                             f"a whole multiple of dt = {proto.dt * 1e3:g} ms")
+    if model.backend == "rate" and pops[0].bias:
+        raise ModelError("populations[0].bias", True, "false: the input population has no soma")
+
+
+def read_model_table(model: str | Path | None = None) -> tuple[dict[str, Any], Path]:
+    """Read the raw TOML table of a model file or library name."""
+    path = resolve_model_path(model)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ModelError("(file)", str(path), f"valid TOML ({err})", str(path)) from None
+    return data, path
+
+
+def load_model(model: str | Path | None = None, overrides: Iterable[str] = ()) -> Model:
+    """Load and validate a model file.
+
+    Parameters
+    ----------
+    model : str or Path, optional
+        A ``.toml`` path or a library model name (see :func:`available_models`);
+        ``None`` loads the embedded default (``teacher_student``).
+    overrides : iterable of str
+        ``"key.path=value"`` settings applied before validation.
+
+    Returns
+    -------
+    Model
+
+    Examples
+    --------
+    >>> m = load_model("teacher_student", ["protocol.presentations=10"])
+    >>> m.protocol.presentations
+    10
+    """
+    data, path = read_model_table(model)
+    return parse_model(apply_overrides(data, overrides), str(path))
+
+
+def dumps_model(model: Model) -> str:
+    """The resolved model as TOML text (stored in result attributes)."""
+    return tomli_w.dumps(model.to_mapping())

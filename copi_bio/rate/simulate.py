@@ -1,0 +1,193 @@
+"""Run loop of the rate backend: presentations, recording, metrics."""
+
+from __future__ import annotations
+
+import time as _time
+
+import numpy as np
+
+from ..errors import SimulationError
+from ..progress import ProgressBar
+from ..record import ConnectionStats, RunRecord
+from ..spec import Model
+from ..tasks import TaskData, build_task
+from .network import RateNetwork, State
+
+RUNAWAY = 1e6  # |u| beyond this (in units of the input scale) is a diverged run
+EVAL_CHUNK = 2048
+
+
+def seeded_generators(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent generators for the task, the initial weights and the stimulus stream."""
+    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+
+
+def evaluate(net: RateNetwork, task: TaskData) -> dict[str, float]:
+    """Free-running test-set evaluation (no feedback, no plasticity).
+
+    Each test stimulus is held for one presentation from the zero state and
+    the output rate at its end is the prediction.
+
+    Returns
+    -------
+    dict
+        ``test_loss`` (mean squared error per output) and, for classification,
+        ``test_accuracy``.
+    """
+    if task.n_out == 0:
+        return {}
+    steps = net.model.protocol.steps_per_presentation
+    outputs = []
+    for start in range(0, len(task.test_inputs), EVAL_CHUNK):
+        z = task.test_inputs[start:start + EVAL_CHUNK].astype(net.dtype)
+        s = net.new_state(len(z))
+        for _ in range(steps):
+            net.step(s, z, None, feedback=False, eta_w=0.0, eta_l=0.0)
+        outputs.append(s.r[-1].astype(float))
+    y = np.concatenate(outputs)
+    out = {"test_loss": float(np.mean((task.test_targets - y) ** 2))}
+    if task.classification:
+        out["test_accuracy"] = float(np.mean(np.argmax(y, axis=1) == task.test_labels))
+    return out
+
+
+def _check_finite(net: RateNetwork, s: State, t: float) -> None:
+    names = [p.name for p in net.model.populations]
+    for i in range(1, len(names)):
+        peak = float(np.max(np.abs(s.u[i]))) if s.u[i].size else 0.0
+        if not np.isfinite(peak) or peak > RUNAWAY:
+            raise SimulationError("u", names[i], t, (
+                f"max |u| = {peak:.3g}; lower the plasticity rates (increase plasticity.tau or "
+                "lateral.tau), the nudging gain feedback.gamma, or protocol.dt"))
+    for k, (w, lat) in enumerate(zip(net.W, net.L)):
+        conn = f"{names[k]}->{names[k + 1]}"
+        if not np.all(np.isfinite(w)):
+            raise SimulationError("W", conn, t, "forward plasticity diverged; increase plasticity.tau")
+        if lat is not None and not np.all(np.isfinite(lat)):
+            raise SimulationError("R" if net.model.lateral.rule != "foldiak" else "M", names[k], t,
+                                  "decorrelation diverged; increase lateral.tau (or protocol.anneal)")
+
+
+def _snapshot(net: RateNetwork) -> dict:
+    names = [p.name for p in net.model.populations]
+    mats = {}
+    lat_name = "M" if net.model.lateral.rule == "foldiak" else "R"
+    for k in range(net.n_layers):
+        pre, post = names[k], names[k + 1]
+        mats[f"W_{pre}_{post}"] = ((f"neuron_{post}", f"neuron_{pre}"), net.W[k])
+        if net.L[k] is not None:
+            mats[f"{lat_name}_{pre}"] = ((f"neuron_{pre}", f"neuron_{pre}_pre"), net.L[k])
+        if net.b[k] is not None:
+            mats[f"b_{post}"] = ((f"neuron_{post}",), net.b[k])
+    return mats
+
+
+def run_rate(model: Model, progress: bool = False) -> RunRecord:
+    """Simulate a model with the rate backend.
+
+    Parameters
+    ----------
+    model : Model
+        Validated model with ``backend = "rate"``.
+    progress : bool
+        Show a progress bar with live metrics.
+
+    Returns
+    -------
+    RunRecord
+        Everything recorded. On divergence a :class:`SimulationError` is
+        raised whose ``record`` attribute holds the record up to that point.
+    """
+    proto, rec_spec = model.protocol, model.recording
+    names = [p.name for p in model.populations]
+    task_rng, init_rng, data_rng = seeded_generators(model.seed)
+    task = build_task(model.task, model.populations[0].size, model.populations[-1].size, task_rng)
+    net = RateNetwork(model, init_rng)
+    state = net.new_state(proto.trials)
+    record = RunRecord(model=model, teacher=task.teacher)
+    record.attrs["n_test"] = len(task.test_inputs)
+    stats = [ConnectionStats(net.sizes[k], net.sizes[k + 1]) for k in range(net.n_layers)]
+    steps, settle, dt = proto.steps_per_presentation, proto.settle_steps, proto.dt
+    rec_every = int(round((rec_spec.interval or proto.t_present) / dt))
+    weights_every = rec_spec.weights_every or proto.eval_every
+    n_rec = rec_spec.trials
+    has_target = task.n_out > 0
+    loss_sum, loss_n = 0.0, 0
+
+    def metrics_row(t: float, p: int) -> None:
+        nonlocal loss_sum, loss_n
+        row = evaluate(net, task)
+        if loss_n:
+            row["train_loss"] = loss_sum / loss_n
+        loss_sum, loss_n = 0.0, 0
+        for k, st in enumerate(stats):
+            for key, value in st.summary(net.W[k]).items():
+                if key in ("mean_abs_corr", "decorrelation_index"):
+                    row[f"{key}_{names[k]}"] = value
+                elif model.plasticity.rule != "none" and k + 1 < len(names):
+                    row[f"{key}_{names[k]}_{names[k + 1]}"] = value
+            st.reset()
+        if task.teacher is not None and net.n_layers == 1:
+            from ..metrics import relative_error
+            row["inference_error_teacher"] = relative_error(net.effective_weights(0), task.teacher)
+        record.add_metrics(t, p, row)
+        bar.update_metrics(row)
+
+    def record_states(t: float) -> None:
+        record.time.append(t)
+        for var in rec_spec.variables:
+            if var == "x":
+                for k in range(net.n_layers):
+                    record.states.setdefault(("x", names[k]), []).append(state.x[k][:n_rec].astype(float))
+                continue
+            arrays = getattr(state, var)
+            for i in range(1, len(names)) if var != "r" else range(len(names)):
+                record.states.setdefault((var, names[i]), []).append(arrays[i][:n_rec].astype(float))
+
+    bar = ProgressBar(proto.presentations, enabled=progress, desc=model.name)
+    wall = _time.perf_counter()
+    record.add_weights(0.0, _snapshot(net))
+    metrics_row(0.0, 0)
+    tau_w, tau_l = model.plasticity.tau, model.lateral.tau
+    learn_w = model.plasticity.rule != "none"
+    learn_l = model.lateral.rule != "none"
+    step_count = 0
+    try:
+        for p in range(proto.presentations):
+            z, target = task.batch(data_rng, proto.trials)
+            z = z.astype(net.dtype)
+            target = target.astype(net.dtype) if has_target else None
+            scale = 1.0 / (1.0 + p / proto.anneal) if proto.anneal else 1.0
+            eta_w = scale * dt / tau_w if learn_w and p >= proto.forward_onset else 0.0
+            eta_l = scale * dt / tau_l if learn_l else 0.0
+            for i in range(steps):
+                on = i >= settle
+                net.step(state, z, target, True, eta_w if on else 0.0, eta_l if on else 0.0)
+                step_count += 1
+                if n_rec and rec_spec.variables and step_count % rec_every == 0:
+                    record_states(step_count * dt)
+            t_now = (p + 1) * steps * dt
+            _check_finite(net, state, t_now)
+            for k, st in enumerate(stats):
+                x = state.x[k] - state.xbar[k] if net.centered else state.x[k]
+                u = state.u[k + 1] - state.ubar[k + 1] if net.centered else state.u[k + 1]
+                st.add(x, u, state.delta[k + 1])
+            if has_target:
+                y = net.f[-1](state.a_out)
+                loss_sum += float(np.mean((target - y) ** 2))
+                loss_n += 1
+            if (p + 1) % proto.eval_every == 0 or p + 1 == proto.presentations:
+                metrics_row(t_now, p + 1)
+            if (p + 1) % weights_every == 0 or p + 1 == proto.presentations:
+                record.add_weights(t_now, _snapshot(net))
+            bar.advance()
+    except SimulationError as err:
+        record.attrs["status"] = f"failed: {err}"
+        err.record = record
+        raise
+    finally:
+        bar.close()
+        record.attrs["wall_time_s"] = _time.perf_counter() - wall
+    record.attrs["status"] = "complete"
+    record.attrs["steps"] = step_count
+    return record

@@ -1,0 +1,173 @@
+"""Results: one labelled :class:`xarray.Dataset` per run, saved as netCDF.
+
+Layout (``pop`` is a population name, ``pre``/``post`` a connection):
+
+* ``r_pop``, ``u_pop``, ``delta_pop``, ``x_pop`` — dims ``(time, trial, neuron_pop)``,
+  recorded state variables (``x`` is the decorrelated presynaptic activity);
+* ``W_pre_post`` ``(t_weights, neuron_post, neuron_pre)``, ``R_pop`` or ``M_pop``
+  ``(t_weights, neuron_pop, neuron_pop_pre)``, ``b_pop`` — weight snapshots;
+* metrics along ``t_eval`` (with coordinate ``presentation``): ``test_loss``,
+  ``test_accuracy``, ``train_loss``, ``mean_abs_corr_pop``,
+  ``decorrelation_index_pop``, ``inference_error_teacher``,
+  ``inference_error_fixed_point_pre_post``, ``copi_bp_cosine_pre_post``;
+* ``teacher_weights`` when the task has a linear teacher;
+* attrs: the resolved model file (``model_toml``), seed, backend, source,
+  package versions, creation time, status and wall time.
+
+All times are in seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .errors import CopiBioError
+from .modelfile import dumps_model
+from .record import RunRecord
+
+_STATE_UNITS = {"r": "rate (a.u.)", "u": "somatic potential (a.u.)",
+                "delta": "top-down perturbation (a.u.)", "x": "decorrelated rate (a.u.)"}
+_METRIC_DOCS = {
+    "test_loss": "mean squared error per output on the test set, free-running (no feedback)",
+    "test_accuracy": "fraction of test stimuli classified correctly, free-running",
+    "train_loss": "mean squared error of the feedforward output prediction f(W x + b) during training",
+    "mean_abs_corr": "mean |Pearson r| over pairs of decorrelated inputs x",
+    "decorrelation_index": "||offdiag(C)||_F / ||diag(C)||_F of the covariance of x",
+    "inference_error_teacher": "||W_eff - W_teacher||_F / ||W_teacher||_F",
+    "inference_error_fixed_point": "||W - <u x^T> diag(<x^2>)^-1||_F / ||fixed point||_F",
+    "copi_bp_cosine": "cosine between the COPI update <u x^T> - W diag<x^2> and <delta x^T>",
+}
+_PACKAGES = ("copi_bio", "numpy", "scipy", "xarray", "netCDF4", "brian2")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of copi_bio and its main dependencies (``"not installed"`` if absent)."""
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["python"] = sys.version.split()[0]
+    return out
+
+
+def _metric_doc(name: str) -> str:
+    for key, doc in _METRIC_DOCS.items():
+        if name.startswith(key):
+            return doc
+    return ""
+
+
+def to_dataset(record: RunRecord) -> xr.Dataset:
+    """Build the result Dataset of a run (see the module docstring for the layout)."""
+    model = record.model
+    ds = xr.Dataset()
+    if record.time:
+        ds = ds.assign_coords(time=("time", np.asarray(record.time), {"units": "s"}))
+    for (var, pop), samples in record.states.items():
+        arr = np.stack(samples)
+        ds[f"{var}_{pop}"] = (("time", "trial", f"neuron_{pop}"), arr, {"long_name": _STATE_UNITS[var]})
+    if record.weight_time:
+        ds = ds.assign_coords(t_weights=("t_weights", np.asarray(record.weight_time), {"units": "s"}))
+        for name, (dims, mats) in record.weights.items():
+            ds[name] = (("t_weights",) + tuple(dims), np.stack(mats))
+    if record.metric_time:
+        ds = ds.assign_coords(t_eval=("t_eval", np.asarray(record.metric_time), {"units": "s"}),
+                              presentation=("t_eval", np.asarray(record.presentation)))
+        for name, values in record.metrics.items():
+            ds[name] = ("t_eval", np.asarray(values, dtype=float), {"long_name": _metric_doc(name)})
+    if record.teacher is not None:
+        pre, post = model.populations[0].name, model.populations[-1].name
+        ds["teacher_weights"] = ((f"neuron_{post}", f"neuron_{pre}"), record.teacher)
+    for pop in model.populations:
+        dim = f"neuron_{pop.name}"
+        if dim in ds.dims:
+            ds = ds.assign_coords({dim: np.arange(ds.sizes[dim])})
+    versions = package_versions()
+    ds.attrs.update({
+        "title": f"copi_bio run of model {model.name!r}",
+        "model_name": model.name,
+        "model_source": model.source,
+        "model_toml": dumps_model(model),
+        "backend": model.backend,
+        "seed": model.seed,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "command": " ".join(sys.argv),
+        **{f"version_{k}": v for k, v in versions.items()},
+        **{k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in record.attrs.items()},
+    })
+    return ds
+
+
+def save_result(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a Dataset to netCDF atomically (temporary file in the same folder, then rename).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    path : str or Path
+        Target file; parent folders are created.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def open_result(path: str | Path) -> xr.Dataset:
+    """Load a result file fully into memory (the file is closed afterwards)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CopiBioError(f"result file {str(path)!r} does not exist")
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except (OSError, ValueError) as err:
+        raise CopiBioError(f"{str(path)!r} is not a readable netCDF result file: {err}") from None
+
+
+def summarize(ds: xr.Dataset) -> str:
+    """Human-readable summary: model, status, run length and first/last metrics."""
+    lines = [
+        f"model       {ds.attrs.get('model_name')}  ({ds.attrs.get('model_source')})",
+        f"backend     {ds.attrs.get('backend')}   seed {ds.attrs.get('seed')}",
+        f"status      {ds.attrs.get('status', 'unknown')}",
+        f"created     {ds.attrs.get('created')}   copi_bio {ds.attrs.get('version_copi_bio')}",
+    ]
+    if "wall_time_s" in ds.attrs:
+        lines.append(f"wall time   {float(ds.attrs['wall_time_s']):.2f} s")
+    if "t_eval" in ds.dims:
+        t = ds["t_eval"].values
+        lines.append(f"simulated   {t[-1]:.4g} s, {int(ds['presentation'].values[-1])} presentations")
+        lines.append(f"{'metric':42s} {'start':>11s} {'end':>11s}")
+        for name, var in ds.data_vars.items():
+            if var.dims == ("t_eval",):
+                v = var.values
+                lines.append(f"{name:42s} {v[0]:11.4g} {v[-1]:11.4g}")
+    recorded = [n for n, v in ds.data_vars.items() if v.dims[:1] == ("time",)]
+    if recorded:
+        lines.append(f"recorded    {', '.join(recorded)} ({ds.sizes['time']} samples)")
+    return "\n".join(lines)
