@@ -13,12 +13,13 @@ from typing import Any, Iterable, Mapping
 import tomli_w
 
 from .errors import ModelError
+from .units import format_quantity
 from .spec import (FORWARD_RULES, TASKS, FeedbackPathway, LateralInhibition, Model, Population,
-                   Protocol, Recording)
+                   Protocol, Recording, SpikingParams)
 
 DEFAULT_MODEL = "teacher_student"
 _TOP_KEYS = ("name", "description", "backend", "seed", "populations", "lateral", "plasticity",
-             "feedback", "task", "protocol", "recording")
+             "feedback", "task", "protocol", "recording", "spiking")
 
 
 def library_dirs() -> list[Path]:
@@ -157,6 +158,7 @@ def _parse(data: Mapping[str, Any], source: str) -> Model:
         protocol=Protocol.from_mapping(data.get("protocol", {}), "protocol"),
         recording=Recording.from_mapping(data.get("recording", {}), "recording"),
         source=source,
+        spiking=SpikingParams.from_mapping(data.get("spiking", {}), "spiking"),
     )
     check_model(model)
     return model
@@ -165,9 +167,10 @@ def _parse(data: Mapping[str, Any], source: str) -> Model:
 def check_model(model: Model) -> None:
     """Cross-key checks: shapes against the task, time steps against time constants."""
     pops, proto, task = model.populations, model.protocol, model.task
-    if task.kind != "decorrelation" and len(pops) < 2:
+    if len(pops) < 2:
         raise ModelError("populations", [p.name for p in pops],
-                         f"at least an input and an output population for task {task.kind!r}")
+                         "at least an input and an output population (decorrelation acts on "
+                         "the input of each connection)")
     fixed = {"digits": (64, 10), "mnist": (784, 10)}.get(task.kind)
     if fixed is not None:
         if pops[0].size != fixed[0]:
@@ -208,8 +211,32 @@ def check_model(model: Model) -> None:
         if abs(ratio - round(ratio)) > 1e-6:
             raise ModelError("recording.interval", f"{model.recording.interval * 1e3:g} ms",
                              f"a whole multiple of dt = {proto.dt * 1e3:g} ms")
+    if model.backend == "spiking":
+        check_spiking(model)
     if model.backend == "rate" and pops[0].bias:
         raise ModelError("populations[0].bias", True, "false: the input population has no soma")
+
+
+def check_spiking(model: Model) -> None:
+    """Checks that only concern the spiking backend."""
+    spk, proto = model.spiking, model.protocol
+    if model.lateral.rule not in ("foldiak", "none"):
+        raise ModelError("lateral.rule", model.lateral.rule,
+                         "'foldiak' or 'none' with backend = 'spiking' (lateral synapses subtract M xi)")
+    if spk.max_rate <= spk.rate_offset:
+        raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
+                         f"above spiking.rate_offset = {format_quantity(spk.rate_offset, 'rate')}")
+    if spk.max_rate * proto.dt > 0.5:
+        raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
+                         f"at most 0.5 / dt = {0.5 / proto.dt:g} Hz (one spike per step)")
+    for key in ("tau_trace", "tau_lif", "count_window", "rate_bin"):
+        value = getattr(spk, key)
+        if value < proto.dt * (1 - 1e-9):
+            raise ModelError(f"spiking.{key}", format_quantity(value, "time"),
+                             f"at least dt = {proto.dt * 1e3:g} ms")
+    if spk.tau_mean <= spk.tau_trace:
+        raise ModelError("spiking.tau_mean", format_quantity(spk.tau_mean, "time"),
+                         f"longer than spiking.tau_trace = {format_quantity(spk.tau_trace, 'time')}")
 
 
 def read_model_table(model: str | Path | None = None) -> tuple[dict[str, Any], Path]:
