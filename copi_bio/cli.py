@@ -1,4 +1,4 @@
-"""Command line: ``copi-bio run | models | show``."""
+"""Command line: ``copi-bio run | models | show | analyze``."""
 
 from __future__ import annotations
 
@@ -51,6 +51,16 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis.figures import standard_figures
+
+    ds = open_result(args.result)
+    out = Path(args.out) if args.out else Path(args.result).with_suffix("")
+    for path in standard_figures(ds, out):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``copi-bio`` argument parser."""
     parser = argparse.ArgumentParser(prog="copi-bio", description=__doc__)
@@ -69,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("result", help="result .nc file")
     show.add_argument("--model", action="store_true", help="also print the resolved model file")
     show.set_defaults(func=_cmd_show)
+    analyze = sub.add_parser("analyze", help="standard figures (PNG and SVG) of a result file")
+    analyze.add_argument("result", help="result .nc file")
+    analyze.add_argument("--out", default=None, help="figure folder (default: next to the result)")
+    analyze.set_defaults(func=_cmd_analyze)
     return parser
 
 

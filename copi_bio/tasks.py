@@ -34,6 +34,8 @@ class TaskData:
         The teacher's linear map ``(n_out, n_in)`` when the teacher is linear.
     input_covariance : ndarray or None
         The generating covariance of the inputs, when known.
+    n_train : int or None
+        Size of a finite training set (``None`` for generated streams).
     """
 
     n_in: int
@@ -43,6 +45,7 @@ class TaskData:
     test_labels: np.ndarray | None = None
     teacher: np.ndarray | None = None
     input_covariance: np.ndarray | None = None
+    n_train: int | None = None
     _sampler: object = field(default=None, repr=False)
 
     @property
@@ -118,7 +121,7 @@ def _classification(x_train, y_train, x_test, y_test, n_classes: int) -> TaskDat
         return x_train[idx], eye[y_train[idx]]
 
     return TaskData(x_train.shape[1], n_classes, x_test, eye[y_test], test_labels=y_test,
-                    _sampler=sample)
+                    n_train=len(x_train), _sampler=sample)
 
 
 def digits(spec: DigitsTask) -> TaskData:

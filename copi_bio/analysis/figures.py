@@ -1,0 +1,112 @@
+"""Standard figures of one result (``copi-bio analyze``), saved as PNG and SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from .correlations import rate_correlations  # noqa: E402
+
+
+def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
+    """Write ``name.png`` and ``name.svg`` into ``out_dir`` and close the figure."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        path = out_dir / f"{name}.{ext}"
+        tmp = out_dir / f".{name}.tmp.{ext}"
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        tmp.replace(path)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _metric_groups(ds: xr.Dataset) -> dict[str, list[str]]:
+    names = [n for n, v in ds.data_vars.items() if v.dims == ("t_eval",)]
+    groups = {
+        "task performance": [n for n in names if n.startswith(("test_", "train_"))],
+        "decorrelation (mean |r| of x)": [n for n in names if n.startswith("mean_abs_corr_")],
+        "inference error": [n for n in names if n.startswith("inference_error")],
+        "cosine(COPI update, <delta x^T>)": [n for n in names if n.startswith("copi_bp_cosine")],
+    }
+    return {k: v for k, v in groups.items() if v}
+
+
+def plot_metrics(ds: xr.Dataset, out_dir: Path) -> list[Path]:
+    """Metrics over simulated time, one panel per group (log scale for errors)."""
+    groups = _metric_groups(ds)
+    if not groups:
+        return []
+    fig, axes = plt.subplots(len(groups), 1, figsize=(6, 2.4 * len(groups)), sharex=True, squeeze=False)
+    t = ds["t_eval"].values
+    for ax, (title, names) in zip(axes[:, 0], groups.items()):
+        for name in names:
+            ax.plot(t, ds[name].values, marker=".", label=name)
+        if title.startswith(("inference", "decorrelation")) or "loss" in "".join(names):
+            vals = np.concatenate([ds[n].values for n in names])
+            if np.nanmin(vals) > 0:
+                ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+    axes[-1, 0].set_xlabel("simulated time (s)")
+    fig.suptitle(f"{ds.attrs.get('model_name')} (seed {ds.attrs.get('seed')})", fontsize=10)
+    return save_figure(fig, out_dir, "metrics")
+
+
+def plot_teacher_scatter(ds: xr.Dataset, out_dir: Path) -> list[Path]:
+    """Learned effective weights against the teacher's (single-connection models)."""
+    if "teacher_weights" not in ds:
+        return []
+    w_names = [n for n in ds.data_vars if n.startswith("W_")]
+    if len(w_names) != 1:
+        return []
+    w = ds[w_names[0]].isel(t_weights=-1).values
+    pre = w_names[0].split("_")[1]
+    for key in (f"R_{pre}",):
+        if key in ds:
+            w = w @ ds[key].isel(t_weights=-1).values
+    teacher = ds["teacher_weights"].values
+    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    ax.scatter(teacher.ravel(), w.ravel(), s=8)
+    lim = np.abs(np.concatenate([teacher.ravel(), w.ravel()])).max() * 1.05
+    ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
+    ax.set_xlabel("teacher weight")
+    ax.set_ylabel("learned effective weight (W R)")
+    r = np.corrcoef(teacher.ravel(), w.ravel())[0, 1]
+    ax.set_title(f"r = {r:.4f}", fontsize=9)
+    return save_figure(fig, out_dir, "teacher_scatter")
+
+
+def plot_rate_correlations(ds: xr.Dataset, out_dir: Path) -> list[Path]:
+    """Distribution of pairwise correlations of recorded ``x`` early vs late in the run."""
+    names = [n for n in ds.data_vars if n.startswith("x_") and ds[n].dims[:1] == ("time",)]
+    if not names or ds.sizes.get("time", 0) < 40:
+        return []
+    t = ds["time"].values
+    cut_early, cut_late = t[len(t) // 10], t[-len(t) // 10]
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        early = rate_correlations(ds, name, None, cut_early)
+        late = rate_correlations(ds, name, cut_late, None)
+        bins = np.linspace(-1, 1, 41)
+        ax.hist(early, bins=bins, alpha=0.6, label=f"first 10 %: mean |r| {np.mean(np.abs(early)):.3f}")
+        ax.hist(late, bins=bins, alpha=0.6, label=f"last 10 %: mean |r| {np.mean(np.abs(late)):.3f}")
+        ax.set_xlabel(f"pairwise correlation of {name}")
+        ax.legend(fontsize=7)
+    return save_figure(fig, out_dir, "rate_correlations")
+
+
+def standard_figures(ds: xr.Dataset, out_dir: str | Path) -> list[Path]:
+    """All standard figures that apply to this result; returns the files written."""
+    out_dir = Path(out_dir)
+    paths = []
+    for plot in (plot_metrics, plot_teacher_scatter, plot_rate_correlations):
+        paths += plot(ds, out_dir)
+    return paths

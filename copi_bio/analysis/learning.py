@@ -1,0 +1,55 @@
+"""Learning curves across runs: alignment on epochs, seed statistics, speed."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import xarray as xr
+
+
+def epochs(ds: xr.Dataset) -> np.ndarray:
+    """Training epochs at each ``t_eval`` (presentations x trials / training-set size).
+
+    Needs ``attrs['n_train']``; otherwise the presentation count is returned.
+    """
+    pres = ds["presentation"].values.astype(float)
+    if "n_train" in ds.attrs and "trials" in ds.attrs:
+        return pres * float(ds.attrs["trials"]) / float(ds.attrs["n_train"])
+    return pres
+
+
+def stack_runs(results: Sequence[xr.Dataset], metric: str, dim: str = "seed") -> xr.DataArray:
+    """One metric of several runs (same schedule) stacked along ``dim``."""
+    if not results:
+        raise ValueError("no results to stack")
+    arrays = [ds[metric].assign_coords(t_eval=ds["t_eval"].values) for ds in results]
+    return xr.concat(arrays, dim=dim)
+
+
+def mean_and_spread(curves: xr.DataArray, dim: str = "seed") -> xr.Dataset:
+    """Mean, standard deviation and standard error over ``dim``."""
+    n = curves.sizes[dim]
+    sd = curves.std(dim, ddof=1) if n > 1 else xr.zeros_like(curves.isel({dim: 0}))
+    return xr.Dataset({"mean": curves.mean(dim), "sd": sd, "sem": sd / np.sqrt(n)})
+
+
+def time_to_fraction_of_peak(curve: np.ndarray, x: np.ndarray, fraction: float = 0.99) -> float:
+    """First ``x`` at which ``curve`` reaches ``fraction`` of its own peak.
+
+    Parameters
+    ----------
+    curve : ndarray
+        E.g. test accuracy per evaluation.
+    x : ndarray
+        Matching epochs (or presentations, seconds).
+    fraction : float
+        0.99 gives "epochs to 99 % of peak".
+    """
+    curve = np.asarray(curve, float)
+    ok = np.isfinite(curve)
+    if not ok.any():
+        return float("nan")
+    level = fraction * np.nanmax(curve)
+    hit = np.flatnonzero(ok & (curve >= level))
+    return float(np.asarray(x)[hit[0]])
