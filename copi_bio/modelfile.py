@@ -201,8 +201,15 @@ def check_model(model: Model) -> None:
         if proto.dt > 0.1 * tau:
             raise ModelError(key, f"{tau * 1e3:g} ms",
                              f"at least 10 dt = {10 * proto.dt * 1e3:g} ms for a stable plasticity update")
-    if model.lateral.rule == "foldiak" and model.lateral.tau_x is None:
-        raise ModelError("lateral.tau_x", None, "a time constant such as '2 ms' (foldiak x is dynamic)")
+    if model.lateral.rule == "foldiak":
+        if model.lateral.tau_x is None:
+            raise ModelError("lateral.tau_x", None, "a time constant such as '5 ms' (foldiak x is dynamic)")
+        # explicit x <- e x + (1-e)(z - M x) is stable while eig(M) < (1+e)/(1-e); at
+        # dt = tau_x/4 that allows eig(M) < 8, enough for the inhibition decorrelation needs
+        if proto.dt > model.lateral.tau_x / 4 * (1 + 1e-9):
+            raise ModelError("protocol.dt", f"{proto.dt * 1e3:g} ms",
+                             f"at most lateral.tau_x / 4 = {model.lateral.tau_x / 4 * 1e3:g} ms for foldiak "
+                             "(the lateral inhibition M x is integrated explicitly)")
     if model.recording.trials > proto.trials:
         raise ModelError("recording.trials", model.recording.trials,
                          f"at most protocol.trials = {proto.trials}")

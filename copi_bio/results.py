@@ -11,6 +11,8 @@ Layout (``pop`` is a population name, ``pre``/``post`` a connection):
   ``decorrelation_index_pop``, ``inference_error_teacher``,
   ``inference_error_fixed_point_pre_post``, ``copi_bp_cosine_pre_post``;
 * ``teacher_weights`` when the task has a linear teacher;
+* spiking backend: ``spike_time_pop`` (s) and ``spike_index_pop`` along ``spike_pop``
+  and binned rates ``rate_pop`` (Hz) with dims ``(time_bin, neuron_pop)``;
 * attrs: the resolved model file (``model_toml``), seed, backend, source,
   package versions, creation time, status and wall time.
 
@@ -89,6 +91,7 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
     if record.teacher is not None:
         pre, post = model.populations[0].name, model.populations[-1].name
         ds["teacher_weights"] = ((f"neuron_{post}", f"neuron_{pre}"), record.teacher)
+    _add_spikes(ds, record)
     for pop in model.populations:
         dim = f"neuron_{pop.name}"
         if dim in ds.dims:
@@ -108,6 +111,25 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
         **{k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in record.attrs.items()},
     })
     return ds
+
+
+def _add_spikes(ds: xr.Dataset, record: RunRecord) -> None:
+    """Store spike times/indices and binned rates of a spiking run (in place)."""
+    if not record.spikes:
+        return
+    sizes = {p.name: p.size for p in record.model.populations}
+    n_bins = max(1, int(round(record.spike_duration / record.rate_bin)))
+    edges = np.arange(n_bins + 1) * record.rate_bin
+    ds.coords["time_bin"] = ("time_bin", edges[:-1] + record.rate_bin / 2,
+                             {"units": "s", "long_name": "centre of the rate bin"})
+    for pop, (times, idx) in record.spikes.items():
+        times = np.asarray(times, dtype=float)
+        idx = np.asarray(idx, dtype=np.int64)
+        ds[f"spike_time_{pop}"] = (f"spike_{pop}", times, {"units": "s", "long_name": f"spike times of {pop}"})
+        ds[f"spike_index_{pop}"] = (f"spike_{pop}", idx, {"long_name": f"neuron index in {pop}"})
+        counts, _, _ = np.histogram2d(times, idx, bins=(edges, np.arange(sizes[pop] + 1) - 0.5))
+        ds[f"rate_{pop}"] = (("time_bin", f"neuron_{pop}"), counts / record.rate_bin,
+                             {"units": "Hz", "long_name": f"binned firing rate of {pop}"})
 
 
 def save_result(ds: xr.Dataset, path: str | Path) -> Path:
@@ -130,6 +152,10 @@ def save_result(ds: xr.Dataset, path: str | Path) -> Path:
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="netcdf4")
+        # mkstemp creates the file 0600; give the result the usual umask mode
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -54,13 +54,15 @@ def evaluate(net: RateNetwork, task: TaskData) -> dict[str, float]:
 
 def _check_finite(net: RateNetwork, s: State, t: float) -> None:
     names = [p.name for p in net.model.populations]
-    for k, (w, lat) in enumerate(zip(net.W, net.L)):
-        conn = f"{names[k]}->{names[k + 1]}"
-        if not np.all(np.isfinite(w)):
-            raise SimulationError("W", conn, t, "forward plasticity diverged; increase plasticity.tau")
+    lat_name = "M" if net.model.lateral.rule == "foldiak" else "R"
+    for k, lat in enumerate(net.L):
         if lat is not None and not np.all(np.isfinite(lat)):
-            raise SimulationError("R" if net.model.lateral.rule != "foldiak" else "M", names[k], t,
-                                  "decorrelation diverged; increase lateral.tau (or protocol.anneal)")
+            raise SimulationError(lat_name, names[k], t, "decorrelation diverged; increase lateral.tau "
+                                  "(or protocol.anneal), or for foldiak lower dt relative to lateral.tau_x")
+    for k, w in enumerate(net.W):
+        if not np.all(np.isfinite(w)):
+            raise SimulationError("W", f"{names[k]}->{names[k + 1]}", t,
+                                  "forward plasticity diverged; increase plasticity.tau or lower feedback.gamma")
     for i in range(1, len(names)):
         peak = float(np.max(np.abs(s.u[i]))) if s.u[i].size else 0.0
         if not np.isfinite(peak) or peak > RUNAWAY:
@@ -128,7 +130,7 @@ def run_rate(model: Model, progress: bool = False) -> RunRecord:
             for key, value in st.summary(net.W[k]).items():
                 if key in ("mean_abs_corr", "decorrelation_index"):
                     row[f"{key}_{names[k]}"] = value
-                elif model.plasticity.rule != "none":
+                else:
                     row[f"{key}_{names[k]}_{names[k + 1]}"] = value
             st.reset()
         if task.teacher is not None and net.n_layers == 1:

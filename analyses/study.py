@@ -1,0 +1,42 @@
+"""Shared helpers of the analysis scripts: run a model once, reuse its result file."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+from typing import Iterable
+
+import xarray as xr
+
+import copi_bio
+
+
+def run_or_load(model: str, overrides: Iterable[str], out_dir: Path, tag: str) -> xr.Dataset:
+    """Result of ``model`` with ``overrides``, simulated once and cached as ``out_dir/runs/tag.nc``."""
+    path = out_dir / "runs" / f"{tag}.nc"
+    if path.is_file():
+        return copi_bio.open_result(path)
+    ds = copi_bio.simulate(copi_bio.load_model(model, list(overrides)), progress=True)
+    copi_bio.save_result(ds, path)
+    return ds
+
+
+def write_table(rows: list[dict], path: Path) -> Path:
+    """Write rows (dicts with the same keys) as CSV, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+    return path
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """Common arguments: ``--out DIR`` and ``--small`` (short runs for tests)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--out", default="figures", type=Path, help="output folder")
+    p.add_argument("--small", action="store_true", help="short runs (smoke test)")
+    return p
