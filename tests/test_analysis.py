@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import neo
 import numpy as np
 import pytest
 import xarray as xr
@@ -120,3 +121,28 @@ def test_standard_figures_and_compression_on_real_run(tmp_path):
     assert acc_one > 0.5  # one inferred linear map for both layers still classifies well above chance
     fields = features.receptive_fields(layers, data.test_inputs, 0)
     assert fields.shape == (100, 64)
+
+
+def test_user_recordings_load_and_compare(tmp_path):
+    from copi_bio.analysis import recordings
+
+    trains = shared_input_trains(12, 10.0, 0.2, 60.0, seed=5)
+    # a real Neo file (Neo's own pickle format) and the plain-array form
+    block = neo.Block()
+    seg = neo.Segment()
+    seg.spiketrains.extend(trains)
+    block.segments.append(seg)
+    neo.io.PickleIO(str(tmp_path / "rec.pkl")).write_block(block)
+    times = np.concatenate([st.magnitude for st in trains])
+    idx = np.concatenate([np.full(len(st), i) for i, st in enumerate(trains)])
+    np.savez(tmp_path / "rec.npz", times=times, indices=idx, t_start=0.0, t_stop=60.0, n_neurons=12)
+    from_neo = recordings.load_spiketrains(tmp_path / "rec.pkl")
+    from_npz = recordings.load_spiketrains(tmp_path / "rec.npz")
+    assert len(from_neo) == len(from_npz) == 12
+    indep = shared_input_trains(12, 10.0, 0.0, 60.0, seed=6)
+    table = recordings.side_by_side({"recording": from_npz, "model": indep}, windows=(0.1, 0.5))
+    assert table["mean"].sel(source="recording", window=0.1) == pytest.approx(0.2, abs=0.06)
+    assert abs(float(table["mean"].sel(source="model", window=0.1))) < 0.04
+    assert table["rate"].sel(source="recording") == pytest.approx(10.0, rel=0.1)
+    with pytest.raises(copi_bio.CopiBioError, match="does not exist"):
+        recordings.load_spiketrains(tmp_path / "missing.nwb")

@@ -1,0 +1,76 @@
+"""Users' own recordings: load spike trains and put their statistics next to a model's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import neo
+import numpy as np
+import quantities as pq
+import xarray as xr
+
+from ..errors import CopiBioError
+from .correlations import DEFAULT_WINDOWS, rsc_by_window, spiketrains_from_arrays
+
+
+def load_spiketrains(path: str | Path, segment: int = 0) -> list[neo.SpikeTrain]:
+    """Spike trains from a recording file.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.npz`` with arrays ``times`` (s) and ``indices`` (and optionally
+        ``t_start``, ``t_stop``, ``n_neurons``), or any file Neo can read
+        (Neo picks the reader from the extension: ``.nwb`` needs ``pynwb``,
+        ``.nix`` needs ``nixio``, ``.pkl`` is Neo's own format, ...).
+    segment : int
+        Which segment of the first block to use (Neo files).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CopiBioError(f"recording {str(path)!r} does not exist")
+    if path.suffix == ".npz":
+        with np.load(path) as f:
+            if "times" not in f or "indices" not in f:
+                raise CopiBioError(f"{path}: an .npz recording needs arrays 'times' (s) and 'indices'")
+            times, idx = f["times"], f["indices"].astype(int)
+            t0 = float(f["t_start"]) if "t_start" in f else 0.0
+            t1 = float(f["t_stop"]) if "t_stop" in f else float(times.max()) + 1e-3
+            n = int(f["n_neurons"]) if "n_neurons" in f else int(idx.max()) + 1
+        return spiketrains_from_arrays(times, idx, n, t0, t1)
+    try:
+        io = neo.io.get_io(str(path))
+        block = io.read_block()
+    except (ImportError, IOError, ValueError) as err:
+        raise CopiBioError(f"Neo cannot read {str(path)!r}: {err}") from None
+    if segment >= len(block.segments):
+        raise CopiBioError(f"{path} has {len(block.segments)} segments; segment={segment} is out of range")
+    trains = block.segments[segment].spiketrains
+    if not trains:
+        raise CopiBioError(f"{path} segment {segment} holds no spike trains")
+    return list(trains)
+
+
+def mean_rate(spiketrains: Sequence[neo.SpikeTrain]) -> float:
+    """Mean firing rate (Hz) over trains."""
+    return float(np.mean([len(st) / float((st.t_stop - st.t_start).rescale(pq.s)) for st in spiketrains]))
+
+
+def side_by_side(sources: dict[str, Sequence[neo.SpikeTrain]],
+                 windows: Sequence[float] = DEFAULT_WINDOWS) -> xr.Dataset:
+    """The same r_sc statistics for several sources (model runs, recordings).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean``, ``sd``, ``sem``, ``median`` with dims ``(source, window)``
+        and ``rate`` (Hz) per source; windows a source is too short for are NaN.
+    """
+    tables = []
+    for name, trains in sources.items():
+        table = rsc_by_window(trains, windows).drop_vars("r_sc")
+        tables.append(table.reindex(window=list(windows)).expand_dims(source=[name]))
+    out = xr.concat(tables, dim="source")
+    out["rate"] = ("source", [mean_rate(t) for t in sources.values()], {"units": "Hz"})
+    return out
