@@ -80,7 +80,7 @@ def spike_count_correlations(spiketrains: Sequence, window: float) -> np.ndarray
     ndarray
         One ``r_sc`` per pair (pairs with a silent neuron are dropped).
     """
-    binned = BinnedSpikeTrain(list(spiketrains), bin_size=window * pq.s)
+    binned = BinnedSpikeTrain(list(spiketrains), bin_size=window * pq.s, tolerance=None)
     if binned.n_bins < 3:
         raise CopiBioError(f"counting window {window} s leaves {binned.n_bins} bins; need a longer recording")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -120,7 +120,7 @@ def rsc_by_rate(spiketrains: Sequence, window: float, n_bins: int = 5) -> xr.Dat
     """
     rates = np.array([len(st) / float((st.t_stop - st.t_start).rescale("s")) for st in spiketrains])
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.asarray(correlation_coefficient(BinnedSpikeTrain(list(spiketrains), bin_size=window * pq.s)))
+        corr = np.asarray(correlation_coefficient(BinnedSpikeTrain(list(spiketrains), bin_size=window * pq.s, tolerance=None)))
     iu = np.triu_indices(len(rates), 1)
     geo = np.sqrt(rates[iu[0]] * rates[iu[1]])
     r = corr[iu]
