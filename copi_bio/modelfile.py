@@ -230,6 +230,9 @@ def check_spiking(model: Model) -> None:
     if model.lateral.rule not in ("foldiak", "none"):
         raise ModelError("lateral.rule", model.lateral.rule,
                          "'foldiak' or 'none' with backend = 'spiking' (lateral synapses subtract M xi)")
+    if proto.trials != 1:
+        raise ModelError("protocol.trials", proto.trials,
+                         "1 with backend = 'spiking' (one spiking network is simulated; run seeds for repeats)")
     if spk.max_rate <= spk.rate_offset:
         raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
                          f"above spiking.rate_offset = {format_quantity(spk.rate_offset, 'rate')}")

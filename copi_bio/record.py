@@ -93,6 +93,12 @@ class RunRecord:
         ``name -> list of float``.
     teacher : ndarray or None
         Teacher weights, stored with the results when known.
+    spikes : dict
+        Spiking backend only: ``population -> (times_s, indices)`` arrays.
+    spike_duration : float
+        Simulated time (s) covered by ``spikes`` (for binned rates).
+    rate_bin : float
+        Bin width (s) of the stored binned rates.
     attrs : dict
         Extra provenance attributes set by the backend.
     """
@@ -107,6 +113,9 @@ class RunRecord:
     metrics: dict = field(default_factory=dict)
     teacher: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
+    spikes: dict = field(default_factory=dict)
+    spike_duration: float = 0.0
+    rate_bin: float = 0.1
 
     def add_metrics(self, t: float, presentation: int, values: dict[str, float]) -> None:
         """Append one row of metrics; names missing in this row become NaN."""

@@ -118,6 +118,7 @@ def _add_spikes(ds: xr.Dataset, record: RunRecord) -> None:
     if not record.spikes:
         return
     sizes = {p.name: p.size for p in record.model.populations}
+    ds.attrs["spike_duration"] = float(record.spike_duration)
     n_bins = max(1, int(round(record.spike_duration / record.rate_bin)))
     edges = np.arange(n_bins + 1) * record.rate_bin
     ds.coords["time_bin"] = ("time_bin", edges[:-1] + record.rate_bin / 2,

@@ -197,6 +197,9 @@ class ForwardRule(SpecBase):
     rule: ClassVar[str] = ""
     tau: float = param("time", 0.2, low=0, doc="plasticity time constant tau_W")
     init: str = param("choice", "xavier", choices=("xavier", "zero"), doc="initial W")
+    optimizer: str = param("choice", "plain", choices=("plain", "adam"),
+                           doc="plain: dW = dt/tau * drive; adam: Adam steps of size dt/tau on the drive "
+                               "(non-local reference for BP + Adam)")
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,47 @@ class Protocol(SpecBase):
         return int(round(self.t_settle / self.dt))
 
 
+@dataclass(frozen=True)
+class SpikingParams(SpecBase):
+    """Parameters of the spiking backend (the ``[spiking]`` table).
+
+    Input values ``z`` of the task become firing rates
+    ``rate_offset + rate_scale * z``; somatic potentials ``u`` of the other
+    populations become rates ``rate_offset + rate_scale * f(u)``; both are
+    clipped to ``[0, max_rate]`` after subtracting the lateral inhibition
+    ``rate_scale * M xi``. ``xi = (x - xbar) / rate_scale`` is the spike-trace
+    fluctuation (trace ``x`` with ``tau_trace``, running mean ``xbar`` with
+    ``tau_mean``).
+    """
+
+    neuron: str = param("choice", "poisson", choices=("poisson", "lif"),
+                        doc="escape-noise Poisson spiking at phi(u) or noisy LIF threshold/reset")
+    tau_trace: float = param("time", 20e-3, low=0, doc="presynaptic spike-trace time constant")
+    tau_mean: float = param("time", 2.0, low=0, doc="running-mean time constant (centering)")
+    rate_offset: float = param("rate", 10.0, low=0, strict=False, doc="rate at input value / f(u) = 0")
+    rate_scale: float = param("rate", 5.0, low=0, doc="rate per unit input value / f(u)")
+    max_rate: float = param("rate", 50.0, low=0, doc="upper clip of firing rates")
+    eta_lateral: float | None = param("float", None, low=0, strict=False, optional=True,
+                                      doc="lateral learning rate (1/s; default 1 / lateral.tau)")
+    eta_forward: float | None = param("float", None, low=0, strict=False, optional=True,
+                                      doc="forward learning rate (1/s; default 1 / plasticity.tau)")
+    dale: str = param("choice", "inhibitory", choices=("none", "inhibitory"),
+                      doc="lateral weights signed (none) or kept M >= 0 (inhibitory)")
+    tau_lif: float = param("time", 10e-3, low=0, doc="LIF membrane time constant")
+    lif_noise: float = param("float", 0.5, low=0, strict=False, doc="LIF membrane noise (threshold units)")
+    refractory: float = param("time", 2e-3, low=0, strict=False, doc="LIF refractory period")
+    count_window: float = param("time", 0.1, low=0, doc="counting window of spike-count correlations")
+    rate_bin: float = param("time", 0.1, low=0, doc="bin width of stored rates rate_<pop>")
+    record_spikes: bool = param("bool", True, doc="store spike times and indices in the results")
+    device: str = param("choice", "runtime", choices=("runtime", "cpp_standalone"),
+                        doc="Brian2 device")
+    codegen: str = param("choice", "numpy", choices=("numpy", "cython"),
+                         doc="code generation target of the runtime device")
+    threads: int = param("int", 0, low=0, strict=False, doc="OpenMP threads of cpp_standalone (0: off)")
+    build_dir: str | None = param("str", None, optional=True,
+                                  doc="cpp_standalone build folder (default: a per-user cache folder)")
+
+
 RECORDABLE = ("r", "u", "delta", "x")
 
 
@@ -356,6 +400,8 @@ class Model:
     task : Task
     protocol : Protocol
     recording : Recording
+    spiking : SpikingParams
+        Parameters of the spiking backend (defaults when absent).
     source : str
         Where the model came from (file path or ``"<embedded default>"``).
     """
@@ -372,6 +418,7 @@ class Model:
     protocol: Protocol
     recording: Recording
     source: str = "<memory>"
+    spiking: SpikingParams = field(default_factory=SpikingParams)
 
     @property
     def connections(self) -> list[tuple[Population, Population]]:
@@ -399,4 +446,5 @@ class Model:
             "lateral": self.lateral.to_mapping(), "plasticity": plast,
             "feedback": self.feedback.to_mapping(), "task": task,
             "protocol": self.protocol.to_mapping(), "recording": self.recording.to_mapping(),
+            **({"spiking": self.spiking.to_mapping()} if self.backend == "spiking" else {}),
         }

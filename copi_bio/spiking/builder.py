@@ -1,0 +1,220 @@
+"""Brian2 network of a spiking COPI model, built from the spec objects only.
+
+Every population keeps a spike trace ``x`` (Hz, ``tau_trace``), its slow
+running mean ``xbar`` (``tau_mean``) and the dimensionless fluctuation
+``fluct = (x - xbar) / rate_scale``. Population 0 is the stimulus; the others
+have a somatic potential ``u`` (the local learning signal)::
+
+    tau_u du/dt = -u + I_ff + delta
+    rate = clip(rate_offset + rate_scale * (f(u) - I_lat), 0, max_rate)
+
+(for the stimulus ``f(u)`` is replaced by the task's input value). Lateral
+synapses subtract ``I_lat = sum_j M_ij fluct_j`` and learn
+``dM_ij/dt = eta_l fluct_i fluct_j`` (``M >= 0`` with Dale's law); forward
+synapses drive ``I_ff = sum_j W_ij fluct_j`` and learn the COPI rule
+``dW_ij/dt = eta_w ((u_i - ubar_i) fluct_j - W_ij fluct_j^2)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import brian2 as b2
+import numpy as np
+from brian2 import Hz, second
+
+from ..spec import Model, Population
+
+_TRANSFER = {
+    "linear": ("u", "1.0"),
+    "relu": ("u * int(u > 0)", "1.0 * int(u > 0)"),
+    "leaky_relu": ("u * int(u > 0) + slope * u * int(u <= 0)", "1.0 * int(u > 0) + slope * int(u <= 0)"),
+    "tanh": ("tanh(u)", "1 - tanh(u)**2"),
+    "sigmoid": ("1 / (1 + exp(-u))", "exp(-u) / (1 + exp(-u))**2"),
+}
+
+_TRACE = """
+dx/dt = -x / tau_trace : Hz
+dxbar/dt = (x - xbar) / tau_mean : Hz
+fluct = (x - xbar) / rs : 1
+I_lat : 1
+"""
+
+
+@dataclass
+class SpikingNetwork:
+    """The Brian2 objects of a model and how they map to the spec.
+
+    Attributes
+    ----------
+    net : brian2.Network
+    groups : list of brian2.NeuronGroup
+        One per population.
+    forward : list of brian2.Synapses
+        Forward connection ``k`` (population ``k`` to ``k + 1``).
+    lateral : list of brian2.Synapses or None
+        Lateral inhibition inside population ``k``.
+    spikes : list of brian2.SpikeMonitor
+    weight_monitors : dict
+        ``name -> (StateMonitor, variable, dims, shape)`` weight snapshots.
+    state_monitors : dict
+        ``(variable, population) -> (StateMonitor, brian2 variable)``.
+    duration : float
+        Simulated time (s).
+    """
+
+    net: b2.Network
+    groups: list
+    forward: list
+    lateral: list
+    spikes: list
+    weight_monitors: dict = field(default_factory=dict)
+    state_monitors: dict = field(default_factory=dict)
+    duration: float = 0.0
+
+
+def structure_key(model: Model) -> str:
+    """Text identifying the generated code of a model (standalone build folder)."""
+    pops = ",".join(f"{p.name}:{p.size}:{p.transfer}" for p in model.populations)
+    return f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{model.feedback.mode}|{model.spiking.neuron}|{model.spiking.dale}"
+
+
+def _namespace(model: Model, pop: Population) -> dict:
+    spk = model.spiking
+    return {"tau_trace": spk.tau_trace * second, "tau_mean": spk.tau_mean * second,
+            "r0": spk.rate_offset * Hz, "rs": spk.rate_scale * Hz, "rmax": spk.max_rate * Hz,
+            "tau_u": pop.tau * second, "gamma": model.feedback.gamma,
+            "tau_lif": spk.tau_lif * second, "lif_noise": spk.lif_noise}
+
+
+def _spiking_args(model: Model) -> dict:
+    """Threshold/reset arguments of the chosen neuron model."""
+    if model.spiking.neuron == "lif":
+        return dict(threshold="v > 1", reset="v = 0\nx += 1 / tau_trace",
+                    refractory=model.spiking.refractory * second)
+    return dict(threshold="rand() < rate * dt", reset="x += 1 / tau_trace")
+
+
+_LIF = """
+dv/dt = (mu - v) / tau_lif : 1 (unless refractory)
+mu = 1 / (1 - exp(-1 / (clip(rate, 0.01 * Hz, rmax) * tau_lif))) : 1
+"""
+
+
+def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
+    """Input population firing at ``rate_offset + rate_scale * (z - I_lat)``.
+
+    ``stim`` holds the task's input values, shape ``(presentations, n_in)``.
+    """
+    pop, proto = model.populations[0], model.protocol
+    ns = _namespace(model, pop)
+    ns["stim"] = b2.TimedArray(stim, dt=proto.t_present * second)
+    eqs = "rate = clip(r0 + rs * (stim(t, i) - I_lat), 0 * Hz, rmax) : Hz" + _TRACE
+    group = b2.NeuronGroup(pop.size, eqs, threshold="rand() < rate * dt", reset="x += 1 / tau_trace",
+                           method="exact", dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}")
+    group.x = model.spiking.rate_offset * Hz
+    group.xbar = model.spiking.rate_offset * Hz
+    return group
+
+
+def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.NeuronGroup:
+    """Hidden or output population ``index`` with somatic potential ``u``.
+
+    ``target`` (``(presentations, n_out)``) is given for the output, whose
+    soma is nudged by ``delta = gamma (target - f(u)) f'(u)``.
+    """
+    pop, proto, fb = model.populations[index], model.protocol, model.feedback
+    ns = _namespace(model, pop)
+    f_expr, fp_expr = (e.replace("slope", repr(float(pop.slope))) for e in _TRANSFER[pop.transfer])
+    is_output = index == len(model.populations) - 1
+    if is_output and target is not None and fb.gamma > 0:
+        ns["target"] = b2.TimedArray(target, dt=proto.t_present * second)
+        delta = "delta = gamma * (target(t, i) - fu) * fprime * nudge : 1\nnudge : 1 (shared)"
+    elif not is_output and fb.mode != "none":
+        delta = "delta = fprime * I_fb : 1\nI_fb : 1"
+    else:
+        delta = "delta = 0 * u : 1"
+    eqs = f"""
+du/dt = (-u + I_ff + delta) / tau_u : 1
+I_ff : 1
+{delta}
+dubar/dt = (u - ubar) / tau_mean : 1
+fu = {f_expr} : 1
+fprime = {fp_expr} : 1
+rate = clip(r0 + rs * (fu - I_lat), 0 * Hz, rmax) : Hz
+""" + _TRACE
+    if model.spiking.neuron == "lif":
+        eqs += _LIF
+    methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
+    last_err = None
+    for method in methods:
+        try:
+            group = b2.NeuronGroup(pop.size, eqs, method=method, dt=proto.dt * second, namespace=ns,
+                                   name=f"pop_{pop.name}", **_spiking_args(model))
+            break
+        except Exception as err:  # noqa: BLE001 - brian2 raises several types for unsupported methods
+            last_err = err
+    else:  # pragma: no cover
+        raise last_err
+    if "nudge" in eqs:
+        group.nudge = 1.0
+    group.x = model.spiking.rate_offset * Hz
+    group.xbar = model.spiking.rate_offset * Hz
+    if model.spiking.neuron == "lif":
+        group.run_regularly("v += lif_noise * sqrt(dt / tau_lif) * randn()", dt=proto.dt * second)
+    return group
+
+
+def _shared(pre: b2.NeuronGroup, post: b2.NeuronGroup) -> dict:
+    """Namespace of a synapse: constants used by the subexpressions of its groups."""
+    out = dict(pre.namespace)
+    out.update(post.namespace)
+    return out
+
+
+def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w0: np.ndarray,
+                  gate: b2.TimedArray, eta: float) -> b2.Synapses:
+    """All-to-all plastic forward synapses ``W_k`` (COPI rule)."""
+    bp = model.feedback.mode == "bp" and k >= 1
+    eqs = """
+dw/dt = eta_w * gate_w(t) * ((u_post - ubar_post) * fluct_pre - w * fluct_pre**2) : 1 (clock-driven)
+I_ff_post = w * fluct_pre : 1 (summed)
+"""
+    if bp:
+        eqs += "I_fb_pre = w * delta_post : 1 (summed)\n"
+    syn = b2.Synapses(pre, post, eqs, method="euler", dt=model.protocol.dt * second,
+                      namespace={**_shared(pre, post), "eta_w": eta * Hz, "gate_w": gate}, name=f"W_{k}")
+    syn.connect()
+    syn.w = w0.T.ravel()  # all-to-all connect() orders synapses pre-major
+    return syn
+
+
+def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArray, eta: float) -> b2.Synapses:
+    """Plastic lateral inhibition ``M`` inside population ``k`` (anti-Hebbian on fluctuations)."""
+    eqs = """
+dM/dt = eta_l * gate_l(t) * fluct_pre * fluct_post : 1 (clock-driven)
+I_lat_post = M * fluct_pre : 1 (summed)
+"""
+    syn = b2.Synapses(group, group, eqs, method="euler", dt=model.protocol.dt * second,
+                      namespace={**_shared(group, group), "eta_l": eta * Hz, "gate_l": gate}, name=f"M_{k}")
+    syn.connect(condition="i != j")
+    if model.spiking.dale == "inhibitory":
+        syn.run_regularly("M = clip(M, 0, inf)", dt=model.protocol.dt * second, when="after_groups")
+    return syn
+
+
+def build_random_feedback(model: Model, k: int, src: b2.NeuronGroup, dst: b2.NeuronGroup,
+                          g: np.ndarray) -> b2.Synapses:
+    """Fixed random top-down synapses (fa/dfa) carrying ``delta`` of ``src`` into ``I_fb`` of ``dst``."""
+    syn = b2.Synapses(src, dst, "B : 1 (constant)\nI_fb_post = B * delta_pre : 1 (summed)",
+                      dt=model.protocol.dt * second, namespace=_shared(src, dst), name=f"B_{k}")
+    syn.connect()
+    syn.B = g.ravel()  # g has shape (n_src, n_dst), pre-major like the synapses
+    return syn
+
+
+def matrix(syn: b2.Synapses, values: np.ndarray, n_pre: int, n_post: int, diagonal: bool = True) -> np.ndarray:
+    """Dense ``(n_post, n_pre)`` matrix from synaptic values (missing synapses are 0)."""
+    out = np.zeros((n_post, n_pre))
+    out[np.asarray(syn.j[:]), np.asarray(syn.i[:])] = values
+    return out

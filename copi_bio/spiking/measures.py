@@ -1,0 +1,42 @@
+"""Post-hoc measures of a spiking run: spike-count correlations, readout losses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import metrics as m
+
+
+def spike_counts(times: np.ndarray, idx: np.ndarray, n: int, start: float, stop: float,
+                 window: float) -> np.ndarray:
+    """Spike counts ``(windows, n)`` in consecutive windows of ``[start, stop)``."""
+    n_win = int(np.floor((stop - start) / window + 1e-9))
+    if n_win < 1:
+        return np.zeros((0, n))
+    edges = start + np.arange(n_win + 1) * window
+    counts, _, _ = np.histogram2d(times, idx, bins=(edges, np.arange(n + 1) - 0.5))
+    return counts
+
+
+def count_correlation(counts: np.ndarray) -> tuple[float, float]:
+    """Mean signed and mean absolute spike-count correlation ``r_sc`` over pairs.
+
+    Neurons without count variance are left out.
+    """
+    if counts.shape[0] < 3:
+        return float("nan"), float("nan")
+    cov = np.cov(counts, rowvar=False)
+    corr = m.correlation_from_covariance(np.atleast_2d(cov))
+    iu = np.triu_indices(corr.shape[0], 1)
+    vals = corr[iu]
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return float("nan"), float("nan")
+    return float(vals.mean()), float(np.abs(vals).mean())
+
+
+def effective_weights(w: np.ndarray, lateral: np.ndarray | None) -> np.ndarray:
+    """Map from input values to the drive of the next population, ``W (I + M)^-1``."""
+    if lateral is None:
+        return w
+    return np.linalg.solve((np.eye(len(lateral)) + lateral).T, w.T).T

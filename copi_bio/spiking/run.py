@@ -1,0 +1,272 @@
+"""Run protocol of the spiking backend.
+
+The whole run is one Brian2 ``run`` call (so that ``cpp_standalone`` works):
+stimuli, targets and plasticity gates are :class:`brian2.TimedArray`
+schedules, weights are sampled by monitors, and the metrics are computed
+afterwards from the weight snapshots and spike trains:
+
+* ``test_loss`` / ``test_accuracy``: the rate read-out of the learned
+  effective weights ``f(W (I+M)^-1 (z - <z>))`` on the test set (the rules
+  learn on fluctuations around running means, so the inputs are centred by
+  the test-set mean);
+* ``inference_error_teacher``: ``||W_eff - W_T|| / ||W_T||`` (one connection);
+* ``mean_abs_corr_<pop>`` / ``mean_spike_count_corr_<pop>``: mean |r_sc| / mean
+  r_sc of spike counts in ``spiking.count_window`` windows of each evaluation
+  interval, for decorrelated populations; ``mean_rate_<pop>`` in Hz.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+
+import brian2 as b2
+import numpy as np
+from brian2 import second
+
+from ..errors import SimulationError
+from ..metrics import relative_error
+from ..record import RunRecord
+from ..spec import Model
+from ..tasks import TaskData, build_task
+from ..transfer import transfer
+from . import builder, device
+from .measures import count_correlation, effective_weights, spike_counts
+
+
+def _gates(model: Model) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step factors of the forward and lateral learning rates (settle, onset, anneal)."""
+    proto = model.protocol
+    steps, settle = proto.steps_per_presentation, proto.settle_steps
+    p = np.arange(proto.presentations)
+    scale = 1.0 / (1.0 + p / proto.anneal) if proto.anneal else np.ones(len(p))
+    within = (np.arange(steps) >= settle).astype(float)
+    lat = (scale[:, None] * within[None, :]).ravel()
+    fwd = ((scale * (p >= proto.forward_onset))[:, None] * within[None, :]).ravel()
+    if model.plasticity.rule == "none":
+        fwd[:] = 0.0
+    if model.lateral.rule == "none":
+        lat[:] = 0.0
+    return fwd, lat
+
+
+def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """Input values and targets of every presentation (one trial)."""
+    z, t = task.batch(rng, model.protocol.presentations)
+    return np.asarray(z, dtype=float), (np.asarray(t, dtype=float) if task.n_out else None)
+
+
+def _init_weights(model: Model, rng: np.random.Generator) -> list[np.ndarray]:
+    sizes = [p.size for p in model.populations]
+    out = []
+    for k in range(len(sizes) - 1):
+        n_in, n_out = sizes[k], sizes[k + 1]
+        if model.plasticity.init == "xavier":
+            out.append(rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / (n_in + n_out)))
+        else:
+            out.append(np.zeros((n_out, n_in)))
+    return out
+
+
+def build(model: Model, task: TaskData, init_rng: np.random.Generator,
+          data_rng: np.random.Generator) -> builder.SpikingNetwork:
+    """Create all Brian2 objects of a model (the device must already be active)."""
+    proto, spk, rec = model.protocol, model.spiking, model.recording
+    pops = model.populations
+    n_layers = len(pops) - 1
+    stim, target = _stimuli(task, model, data_rng)
+    fwd_gate, lat_gate = _gates(model)
+    gate_w = b2.TimedArray(fwd_gate, dt=proto.dt * second)
+    gate_l = b2.TimedArray(lat_gate, dt=proto.dt * second)
+    eta_w = spk.eta_forward if spk.eta_forward is not None else 1.0 / model.plasticity.tau
+    eta_l = spk.eta_lateral if spk.eta_lateral is not None else 1.0 / model.lateral.tau
+    groups = [builder.build_stimulus(model, stim)]
+    groups += [builder.build_soma(model, i, target) for i in range(1, len(pops))]
+    w0 = _init_weights(model, init_rng)
+    forward = [builder.build_forward(model, k, groups[k], groups[k + 1], w0[k], gate_w, eta_w)
+               for k in range(n_layers)]
+    lateral = []
+    for k in range(max(1, n_layers)):
+        on = model.lateral.rule != "none" and model.decorrelates(k)
+        lateral.append(builder.build_lateral(model, k, groups[k], gate_l, eta_l) if on else None)
+    extra = []
+    if model.feedback.mode in ("fa", "dfa"):
+        for k in range(1, n_layers):
+            src = k + 1 if model.feedback.mode == "fa" else n_layers
+            n_src = pops[src].size
+            g = init_rng.standard_normal((n_src, pops[k].size)) * model.feedback.scale \
+                * np.sqrt(2.0 / (n_src + pops[k].size))
+            extra.append(builder.build_random_feedback(model, k, groups[src], groups[k], g))
+    spikes = [b2.SpikeMonitor(g, name=f"spikes_{p.name}") for g, p in zip(groups, pops)]
+    snap_every = math.gcd(proto.eval_every, rec.weights_every or proto.eval_every)
+    snap_dt = snap_every * proto.t_present * second
+    weight_mons = {}
+    for k, syn in enumerate(forward):
+        weight_mons[f"W_{pops[k].name}_{pops[k + 1].name}"] = (
+            b2.StateMonitor(syn, "w", record=np.arange(pops[k].size * pops[k + 1].size), dt=snap_dt),
+            syn, "w", k)
+    for k, syn in enumerate(lateral):
+        if syn is not None:
+            n = pops[k].size
+            weight_mons[f"M_{pops[k].name}"] = (
+                b2.StateMonitor(syn, "M", record=np.arange(n * (n - 1)), dt=snap_dt), syn, "M", k)
+    state_mons = {}
+    if rec.trials and rec.variables:
+        interval = (rec.interval or proto.t_present) * second
+        for i, (g, p) in enumerate(zip(groups, pops)):
+            for var in rec.variables:
+                name = {"r": "rate", "x": "fluct"}.get(var, var)
+                if i == 0 and var in ("u", "delta"):
+                    continue
+                state_mons[(var, p.name)] = (b2.StateMonitor(g, name, record=True, dt=interval), name)
+    objs = groups + forward + [s for s in lateral if s is not None] + extra + spikes
+    objs += [m[0] for m in weight_mons.values()] + [m[0] for m in state_mons.values()]
+    net = b2.Network(*objs)
+    return builder.SpikingNetwork(net, groups, forward, lateral, spikes, weight_mons, state_mons,
+                                  duration=proto.presentations * proto.t_present)
+
+
+def _snapshots(model: Model, snet: builder.SpikingNetwork) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
+    """Weight matrices at every monitored time plus the end of the run."""
+    pops = model.populations
+    times, mats = None, {}
+    for name, (mon, syn, var, k) in snet.weight_monitors.items():
+        values = np.asarray(getattr(mon, var))  # (synapses, samples)
+        final = np.asarray(getattr(syn, var)[:])
+        t = np.append(np.asarray(mon.t / second), snet.duration)
+        if name.startswith("W_"):
+            n_pre, n_post = pops[k].size, pops[k + 1].size
+        else:
+            n_pre = n_post = pops[k].size
+        seq = [builder.matrix(syn, values[:, s], n_pre, n_post) for s in range(values.shape[1])]
+        seq.append(builder.matrix(syn, final, n_pre, n_post))
+        mats[name] = seq
+        times = t
+    if times is None:
+        n = int(round(snet.duration / (model.protocol.eval_every * model.protocol.t_present)))
+        times = np.arange(n + 1) * model.protocol.eval_every * model.protocol.t_present
+    return times, mats
+
+
+def _readout(model: Model, task: TaskData, ws: list[np.ndarray], ms: list[np.ndarray | None]) -> dict:
+    if task.n_out == 0 or not ws:
+        return {}
+    # the rules learn on fluctuations around running means: centre the inputs
+    h = task.test_inputs - task.test_inputs.mean(axis=0)
+    for k, w in enumerate(ws):
+        pop = model.populations[k + 1]
+        f = transfer(pop.transfer, pop.slope)[0]
+        h = f(h @ effective_weights(w, ms[k] if k < len(ms) else None).T)
+    out = {"test_loss": float(np.mean((task.test_targets - h) ** 2))}
+    if task.classification:
+        out["test_accuracy"] = float(np.mean(np.argmax(h, axis=1) == task.test_labels))
+    return out
+
+
+def _collect(model: Model, task: TaskData, snet: builder.SpikingNetwork, record: RunRecord) -> None:
+    proto, spk = model.protocol, model.spiking
+    pops = model.populations
+    n_layers = len(pops) - 1
+    times, mats = _snapshots(model, snet)
+    spikes = {p.name: (np.asarray(mon.t / second), np.asarray(mon.i[:], dtype=np.int64))
+              for p, mon in zip(pops, snet.spikes)}
+    if spk.record_spikes:
+        record.spikes = spikes
+    record.spike_duration = snet.duration
+    record.rate_bin = spk.rate_bin
+    t_present = proto.t_present
+    weights_every = model.recording.weights_every or proto.eval_every
+    prev = 0.0
+    for s, t in enumerate(times):
+        p = int(round(t / t_present))
+        ws = [mats[f"W_{pops[k].name}_{pops[k + 1].name}"][s] for k in range(n_layers)]
+        ms = [mats[f"M_{pops[k].name}"][s] if f"M_{pops[k].name}" in mats else None
+              for k in range(max(1, n_layers))]
+        for w in ws + [m for m in ms if m is not None]:
+            if not np.all(np.isfinite(w)):
+                raise SimulationError("W", model.name, t, "plasticity diverged; lower spiking.eta_forward "
+                                      "or spiking.eta_lateral")
+        if p % weights_every == 0 or s == len(times) - 1:
+            snap = {}
+            for k in range(n_layers):
+                pre, post = pops[k].name, pops[k + 1].name
+                snap[f"W_{pre}_{post}"] = ((f"neuron_{post}", f"neuron_{pre}"), ws[k])
+            for k, mat in enumerate(ms):
+                if mat is not None:
+                    snap[f"M_{pops[k].name}"] = ((f"neuron_{pops[k].name}", f"neuron_{pops[k].name}_pre"), mat)
+            record.add_weights(float(t), snap)
+        if p % proto.eval_every and s != len(times) - 1:
+            continue
+        row = _readout(model, task, ws, ms)
+        if task.teacher is not None and n_layers == 1:
+            row["inference_error_teacher"] = relative_error(effective_weights(ws[0], ms[0]), task.teacher)
+        if t > prev:
+            for k, pop in enumerate(pops):
+                st, si = spikes[pop.name]
+                sel = (st >= prev) & (st < t)
+                row[f"mean_rate_{pop.name}"] = float(sel.sum() / (pop.size * (t - prev)))
+                if k < len(ms) and ms[k] is not None:
+                    counts = spike_counts(st[sel], si[sel], pop.size, prev, t, spk.count_window)
+                    signed, absolute = count_correlation(counts)
+                    row[f"mean_abs_corr_{pop.name}"] = absolute
+                    row[f"mean_spike_count_corr_{pop.name}"] = signed
+        record.add_metrics(float(t), p, row)
+        prev = float(t)
+    for (var, pop), (mon, name) in snet.state_monitors.items():
+        values = np.asarray(getattr(mon, name))  # (neurons, samples)
+        record.states[(var, pop)] = [values[:, s][None, :] for s in range(values.shape[1])]
+        if not record.time:
+            record.time = list(np.asarray(mon.t / second))
+
+
+def run_spiking(model: Model, progress: bool = False) -> RunRecord:
+    """Simulate a model with the Brian2 spiking backend.
+
+    Parameters
+    ----------
+    model : Model
+        Validated model with ``backend = "spiking"``; its ``spiking`` table
+        selects neuron model, traces, rate mapping and Brian2 device. One
+        network is simulated (``protocol.trials`` is not used).
+    progress : bool
+        Report Brian2's progress on stderr.
+
+    Returns
+    -------
+    RunRecord
+        Weight snapshots, metrics, spikes and recorded states.
+    """
+    from ..rate.simulate import seeded_generators
+
+    task_rng, init_rng, data_rng = seeded_generators(model.seed)
+    pops = model.populations
+    task = build_task(model.task, pops[0].size, pops[-1].size, task_rng)
+    record = RunRecord(model=model, teacher=task.teacher)
+    record.attrs["n_test"] = len(task.test_inputs)
+    spk = model.spiking
+    wall = _time.perf_counter()
+    directory = device.activate(spk, builder.structure_key(model))
+    try:
+        b2.seed(model.seed)
+        snet = build(model, task, init_rng, data_rng)
+        t_build = _time.perf_counter() - wall
+        snet.net.run(snet.duration * second, report="text" if progress else None)
+        t_run = _time.perf_counter() - wall - t_build
+        binary = getattr(b2.get_device(), "_last_run_time", None) if directory is not None else None
+        _collect(model, task, snet, record)
+    except SimulationError as err:
+        record.attrs["status"] = f"failed: {err}"
+        err.record = record
+        raise
+    finally:
+        device.release(spk)
+        record.attrs["wall_time_s"] = _time.perf_counter() - wall
+    record.attrs.update({"status": "complete", "brian2_device": spk.device,
+                         "brian2_codegen": spk.codegen if spk.device == "runtime" else "cpp",
+                         "build_time_s": t_build, "run_time_s": t_run,
+                         "steps": int(round(snet.duration / model.protocol.dt))})
+    if directory is not None:
+        record.attrs["standalone_dir"] = str(directory)
+        if binary is not None:
+            record.attrs["standalone_binary_time_s"] = float(binary)
+    return record
