@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     duration = float(ds.attrs["spike_duration"])
     span = min(30.0, duration / 4)
     sources = {
-        "model, first %.0f s" % span: correlations.spiketrains_from_dataset(ds, "input", 0.0, span),
-        "model, last %.0f s" % span: correlations.spiketrains_from_dataset(ds, "input", duration - span, duration),
+        "model, first %.0f s" % span: correlations.to_neo(ds, "input", 0.0, span),
+        "model, last %.0f s" % span: correlations.to_neo(ds, "input", duration - span, duration),
     }
     if args.recording:
         sources["your recording"] = recordings.load_spiketrains(args.recording)

@@ -107,9 +107,9 @@ def test_spikes_stored_and_netcdf_round_trip(tmp_path):
 
 
 def test_neo_conversion_works_with_elephant(tmp_path):
-    pytest.importorskip("neo")
-    elephant_stats = pytest.importorskip("elephant.statistics")
-    from copi_bio.spiking.neo_io import to_neo
+    import elephant.statistics as elephant_stats
+
+    from copi_bio.analysis.correlations import to_neo
 
     ds = simulate(load_model("spiking_teacher_student", ["protocol.presentations=20",
                                                         "protocol.eval_every=10"]))

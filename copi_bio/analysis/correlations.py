@@ -45,9 +45,29 @@ def spiketrains_from_arrays(times: np.ndarray, indices: np.ndarray, n_neurons: i
                            t_stop=t_stop * pq.s) for i in range(n_neurons)]
 
 
-def spiketrains_from_dataset(ds: xr.Dataset, population: str, t_start: float | None = None,
-                             t_stop: float | None = None) -> list:
-    """Neo spike trains of one population of a spiking result Dataset."""
+def to_neo(ds: xr.Dataset, population: str, t_start: float | None = None,
+           t_stop: float | None = None) -> list:
+    """Neo spike trains of one population of a spiking result, for Elephant.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Result of a spiking run (with ``spike_time_<population>``).
+    population : str
+        Population name.
+    t_start, t_stop : float, optional
+        Window in seconds (default: the whole run).
+
+    Returns
+    -------
+    list of neo.SpikeTrain
+        One train per neuron, in index order.
+
+    Examples
+    --------
+    >>> from elephant.statistics import mean_firing_rate  # doctest: +SKIP
+    >>> [mean_firing_rate(st) for st in to_neo(ds, "input")]  # doctest: +SKIP
+    """
     key = f"spike_time_{population}"
     if key not in ds:
         have = sorted(v[len("spike_time_"):] for v in ds.data_vars if v.startswith("spike_time_"))
