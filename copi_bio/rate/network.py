@@ -17,17 +17,58 @@ Equations integrated (exponential Euler on every leak; see docs/equations.md):
 * plasticity (batch means over trials): COPI ``dW = eta (<u x^T> - W diag<x^2>)``,
   delta rule ``dW = eta <delta x^T>``, ``dR = -eta offdiag<x x^T> R`` (copi),
   ``dR = -eta R offdiag<x x^T>`` (copi_bio), ``dM = eta offdiag<x x^T>`` (foldiak).
+
+Implementation: a step costs its matrix products and little else
+(``benchmarks/bench_rate.py`` compares it with that bound). Every product
+goes through one BLAS library (scipy's ``?gemm``, also used by
+:func:`~.linalg.gemm_update`) so that a single BLAS thread pool runs;
+products write into arrays of the state (``x``, ``a_out``, ``delta``, ``r``)
+or into scratch arrays kept in ``State.work``; the plasticity updates
+accumulate inside ``gemm`` (``offdiag<x x^T> R`` as ``x^T (x R)``, O(N^2 B));
+``f'(u)`` of rectifying units is computed once with ``r = u f'(u)`` and reused
+by the feedback; ``<x^2>`` is computed once per connection.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from scipy.linalg import blas
 
 from ..spec import Model
 from ..transfer import transfer
 from .linalg import gemm_update
+
+_GEMM = {np.dtype(np.float64): blas.dgemm, np.dtype(np.float32): blas.sgemm}
+
+
+def _fortran_operand(m: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``(array, trans)`` with ``op(array) = m.T`` and ``array`` Fortran-ordered, or None (would copy)."""
+    if m.flags.c_contiguous:
+        return m.T, 0
+    if m.flags.f_contiguous:
+        return m, 1
+    return None
+
+
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[...] = a @ b`` through the same BLAS (scipy's) as :func:`gemm_update`.
+
+    Keeping every product of a step on one BLAS library keeps one pool of
+    BLAS threads busy instead of two pools competing for the cores. Falls
+    back to :func:`numpy.matmul` where the operands do not suit ``gemm``.
+    """
+    gemm = _GEMM.get(out.dtype)
+    if gemm is not None and out.flags.c_contiguous and a.dtype == out.dtype and b.dtype == out.dtype:
+        bb, aa = _fortran_operand(b), _fortran_operand(a)
+        if bb is not None and aa is not None and out.size:
+            # out^T = b^T a^T, written into the Fortran-ordered view out.T
+            res = gemm(1.0, bb[0], aa[0], beta=0.0, c=out.T, trans_a=bb[1], trans_b=aa[1], overwrite_c=1)
+            if res.ctypes.data == out.ctypes.data:
+                return out
+    return np.matmul(a, b, out=out)
 
 
 @dataclass
@@ -46,6 +87,8 @@ class State:
     ubar: list
     adjoint: list
     a_out: np.ndarray
+    work: dict = field(default_factory=dict, repr=False)
+    """Scratch arrays of the step, reused between steps (``(name, index) -> array``)."""
 
 
 class RateNetwork:
@@ -71,6 +114,16 @@ class RateNetwork:
         f_pairs = [transfer(p.transfer, p.slope) for p in model.populations]
         self.f = [fp[0] for fp in f_pairs]
         self.fprime = [fp[1] for fp in f_pairs]
+        # transfer functions the step evaluates in place: ("linear", 1) or
+        # ("rect", negative-side slope); None means call f / fprime
+        self._kind = []
+        for p in model.populations:
+            if p.transfer == "linear":
+                self._kind.append(("linear", 1.0))
+            elif p.transfer in ("leaky_relu", "relu"):
+                self._kind.append(("rect", p.slope if p.transfer == "leaky_relu" else 0.0))
+            else:
+                self._kind.append(None)
         self.decay_u = [float(np.exp(-dt / p.tau)) for p in model.populations]
         self.decay_x = None if lat.tau_x is None else float(np.exp(-dt / lat.tau_x))
         self.decay_d = None if fb.tau is None else float(np.exp(-dt / fb.tau))
@@ -131,6 +184,20 @@ class RateNetwork:
         return w.astype(float) @ lat.astype(float)
 
     # ------------------------------------------------------------------- step
+    @staticmethod
+    def _scratch(s: State, name: str, index: int, shape: tuple, dtype) -> np.ndarray:
+        """A reusable scratch array of the state (allocated on first use or on a shape change)."""
+        key = (name, index)
+        buf = s.work.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = s.work[key] = np.empty(shape, dtype=dtype)
+        return buf
+
+    def _writable(self, arr, shape: tuple) -> bool:
+        """Whether a state array can be overwritten in place with a result of ``shape``."""
+        return (isinstance(arr, np.ndarray) and arr.shape == shape and arr.dtype == self.dtype
+                and arr.flags.c_contiguous and arr.flags.writeable)
+
     def step(self, s: State, z: np.ndarray, target: np.ndarray | None, feedback: bool,
              eta_w: float, eta_l: float) -> None:
         """Advance the state by ``dt`` and apply plasticity.
@@ -151,10 +218,19 @@ class RateNetwork:
         s.r[0] = z
         last = self.n_layers
         nudge = feedback and target is not None and self.gamma > 0
+        trials = z.shape[0]
+        # f'(u) of hidden populations, evaluated with r = f(u) and reused by the feedback
+        slopes = [None] * (last + 1)
         for k in range(self.n_layers):
             self._decorrelate(s, k)
             post = k + 1
-            a = s.x[k] @ self.W[k].T
+            x, w = s.x[k], self.W[k]
+            shape = (trials, self.sizes[post])
+            if post == last and self._writable(s.a_out, shape) and x.dtype == w.dtype:
+                a = s.a_out
+            else:
+                a = self._scratch(s, "a", post, shape, np.result_type(x, w))
+            _matmul(x, w.T, a)
             if self.b[k] is not None:
                 a += self.b[k]
             u, e = s.u[post], self.decay_u[post]
@@ -165,32 +241,68 @@ class RateNetwork:
                 else:
                     if not feedback:
                         s.delta[post][...] = 0.0
-                    u *= e
-                    u += (1.0 - e) * (a + s.delta[post])
+                    self._leak(s, post, u, e, a)
             else:
-                u *= e
-                u += (1.0 - e) * (a + s.delta[post])
-            s.r[post] = self.f[post](u)
+                self._leak(s, post, u, e, a)
+            slopes[post] = self._rates(s, post, u, want_slope=feedback and post < last)
             if self.centered:
                 s.ubar[post] += self.mean_rate * (u - s.ubar[post])
             if eta_w or eta_l:
                 self._plasticity(s, k, a, eta_w, eta_l)
         if feedback:
-            self._feedback(s)
+            self._feedback(s, slopes)
+
+    def _leak(self, s: State, post: int, u: np.ndarray, e: float, a: np.ndarray) -> None:
+        """``u <- e u + (1 - e) (a + delta)`` (exponential Euler of the soma)."""
+        drive = self._scratch(s, "drive", post, a.shape, np.result_type(a, s.delta[post]))
+        np.add(a, s.delta[post], out=drive)
+        drive *= 1.0 - e
+        u *= e
+        u += drive
+
+    def _rates(self, s: State, post: int, u: np.ndarray, want_slope: bool) -> np.ndarray | None:
+        """Set ``r = f(u)``; return ``f'(u)`` when asked and cheap (else ``None``)."""
+        kind = self._kind[post]
+        r = s.r[post]
+        if kind is None or not (isinstance(r, np.ndarray) and r.shape == u.shape and r.dtype == u.dtype
+                                and r is not u and r.flags.writeable):
+            s.r[post] = self.f[post](u)
+            return None
+        if kind[0] == "linear":
+            np.copyto(r, u)
+            return None
+        # leaky / plain relu: f'(u) = 1 where u > 0 else slope, f(u) = u f'(u)
+        # (bit-identical to where(u > 0, u, slope * u))
+        slope = self._scratch(s, "slope", post, u.shape, u.dtype)
+        mask = self._scratch(s, "mask", post, u.shape, np.bool_)
+        np.greater(u, 0, out=mask)
+        slope.fill(kind[1])
+        np.copyto(slope, 1.0, where=mask)
+        np.multiply(u, slope, out=r)
+        return slope if want_slope else None
 
     def _decorrelate(self, s: State, k: int) -> None:
         z, lat = s.r[k], self.L[k]
         if lat is None:
-            drive = z
-        elif self.model.lateral.rule == "foldiak":
-            drive = z - s.x[k] @ lat.T
+            s.x[k] = np.ascontiguousarray(z, dtype=self.dtype)
         else:
-            drive = z @ lat.T
-        if self.decay_x is None or lat is None:
-            s.x[k] = np.ascontiguousarray(drive, dtype=self.dtype)
-        else:
-            s.x[k] *= self.decay_x
-            s.x[k] += (1.0 - self.decay_x) * drive
+            x = s.x[k]
+            shape = (z.shape[0], lat.shape[0])
+            if self.model.lateral.rule == "foldiak":
+                drive = z - x @ lat.T
+            elif z.dtype != lat.dtype:
+                drive = z @ lat.T
+            elif self.decay_x is None and self._writable(x, shape) and not np.may_share_memory(x, z):
+                _matmul(z, lat.T, x)  # x = z R^T, written in place
+                drive = None
+            else:
+                drive = _matmul(z, lat.T, self._scratch(s, "xdrive", k, shape, lat.dtype))
+            if drive is not None:
+                if self.decay_x is None:
+                    s.x[k] = np.ascontiguousarray(drive, dtype=self.dtype)
+                else:
+                    x *= self.decay_x
+                    x += (1.0 - self.decay_x) * drive
         if self.centered:
             s.xbar[k] += self.mean_rate * (s.x[k] - s.xbar[k])
 
@@ -214,25 +326,34 @@ class RateNetwork:
             u *= e
             u += (1.0 - e) * (a + d)
 
-    def _feedback(self, s: State) -> None:
+    def _feedback(self, s: State, slopes: list | None = None) -> None:
         mode = self.model.feedback.mode
         last = self.n_layers
         for k in range(last - 1, 0, -1):
             if mode == "none":
                 break
+            src = s.delta[k + 1] if mode != "dfa" else s.delta[last]
+            mat = self.W[k] if mode == "bp" else self.G[k]
+            shape = (src.shape[0], mat.shape[1])
+            g = _matmul(src, mat, self._scratch(s, "g", k, shape, np.result_type(src, mat)))
             if mode == "bp":
-                g = s.delta[k + 1] @ self.W[k]
                 g = self._lateral_transpose(s, k, g)
-            elif mode == "fa":
-                g = s.delta[k + 1] @ self.G[k]
-            else:
-                g = s.delta[last] @ self.G[k]
-            target = self.fprime[k](s.u[k]) * g
+            fpk = slopes[k] if slopes is not None else None
+            if fpk is None:
+                fpk = self.fprime[k](s.u[k])
+            d = s.delta[k]
             if self.decay_d is None:
-                s.delta[k] = target
+                if self._writable(d, g.shape) and g.dtype == d.dtype:
+                    np.multiply(fpk, g, out=d)
+                else:
+                    s.delta[k] = fpk * g
             else:
-                s.delta[k] *= self.decay_d
-                s.delta[k] += (1.0 - self.decay_d) * target
+                # g may be the adjoint state (foldiak): never overwrite it
+                tgt = self._scratch(s, "fb", k, g.shape, np.result_type(fpk, g))
+                np.multiply(fpk, g, out=tgt)
+                tgt *= 1.0 - self.decay_d
+                d *= self.decay_d
+                d += tgt
 
     def _lateral_transpose(self, s: State, k: int, g: np.ndarray) -> np.ndarray:
         """Backpropagate ``g`` (gradient w.r.t. x) through the lateral stage of connection k."""
@@ -240,7 +361,9 @@ class RateNetwork:
         if lat is None:
             return g
         if self.model.lateral.rule != "foldiak":
-            return g @ lat
+            if g.dtype != lat.dtype:
+                return g @ lat
+            return _matmul(g, lat, self._scratch(s, "gl", k, g.shape, g.dtype))
         # adjoint relaxation of x = (I + M)^-1 z, same time constant as x
         y = s.adjoint[k]
         y *= self.decay_x
@@ -250,34 +373,48 @@ class RateNetwork:
     def _plasticity(self, s: State, k: int, a: np.ndarray, eta_w: float, eta_l: float) -> None:
         post = k + 1
         trials = s.x[k].shape[0]
-        xs = s.x[k] - s.xbar[k] if self.centered else s.x[k]
+        if self.centered:
+            xs = np.subtract(s.x[k], s.xbar[k],
+                             out=self._scratch(s, "xs", k, s.x[k].shape, np.result_type(s.x[k], s.xbar[k])))
+        else:
+            xs = s.x[k]
+        lat = self.L[k]
+        x_sq = None
+        if eta_w or (eta_l and lat is not None):
+            x_sq = np.einsum("bi,bi->i", xs, xs) / trials
         if eta_w:
             rule = self.model.plasticity.rule
             w = self.W[k]
             if rule == "copi":
-                us = s.u[post] - s.ubar[post] if self.centered else s.u[post]
-                x_sq = np.einsum("bi,bi->i", xs, xs) / trials
+                if self.centered:
+                    us = np.subtract(s.u[post], s.ubar[post], out=self._scratch(
+                        s, "us", post, s.u[post].shape, np.result_type(s.u[post], s.ubar[post])))
+                else:
+                    us = s.u[post]
                 w *= 1.0 - eta_w * x_sq
                 gemm_update(w, us.T, xs, eta_w / trials)
             elif rule == "delta":
                 gemm_update(w, s.delta[post].T, xs, eta_w / trials)
             if self.b[k] is not None:
                 self.b[k] += eta_w * (s.u[post] - a).mean(axis=0)
-        lat = self.L[k]
         if eta_l and lat is not None:
             rule = self.model.lateral.rule
-            x_sq = np.einsum("bi,bi->i", xs, xs) / trials
-            if rule == "copi":  # R <- (I + eta diag<x^2>) R - eta <x x^T> R
-                xr = xs @ lat
-                lat *= (1.0 + eta_l * x_sq)[:, None]
-                gemm_update(lat, xs.T, xr, -eta_l / trials)
-            elif rule == "copi_bio":  # R <- R (I + eta diag<x^2>) - eta R <x x^T>
-                xr = xs @ lat.T  # (trials, n) = (R x)^T
-                lat *= (1.0 + eta_l * x_sq)[None, :]
-                gemm_update(lat, xr.T, xs, -eta_l / trials)
+            if rule in ("copi", "copi_bio"):
+                # copi:     R <- (I + eta diag<x^2>) R - eta <x x^T> R,  with (x R)
+                # copi_bio: R <- R (I + eta diag<x^2>) - eta R <x x^T>,  with (R x)^T = x R^T
+                op = lat if rule == "copi" else lat.T
+                if xs.dtype == lat.dtype:
+                    xr = _matmul(xs, op, self._scratch(s, "xr", k, xs.shape, lat.dtype))
+                else:
+                    xr = xs @ op
+                if rule == "copi":
+                    lat *= (1.0 + eta_l * x_sq)[:, None]
+                    gemm_update(lat, xs.T, xr, -eta_l / trials)
+                else:
+                    lat *= (1.0 + eta_l * x_sq)[None, :]
+                    gemm_update(lat, xr.T, xs, -eta_l / trials)
             else:  # foldiak: M <- M + eta offdiag<x x^T>
                 gemm_update(lat, xs.T, xs, eta_l / trials)
                 np.fill_diagonal(lat, 0.0)
                 if self.model.lateral.sign == "nonnegative":
                     np.maximum(lat, 0.0, out=lat)
-
