@@ -13,17 +13,12 @@ import numpy as np
 
 from copi_bio.analysis import features
 from copi_bio.analysis.figures import save_figure
-from copi_bio.tasks import digits
-from study import parser, run_or_load, write_table
+from study import parser, trained_digits_network, write_table
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser(__doc__).parse_args(argv)
-    n = 450 if args.small else 3600
-    ds = run_or_load("digits_deep_bp", [f"protocol.presentations={n}"], args.out, f"digits_deep_bp_{n}")
-    data = digits(features.model_of(ds).task)
-    layers = features.layers_of(ds)
-    train, _ = data.batch(np.random.default_rng(0), 1437)
+    _, data, layers, train = trained_digits_network("digits_deep_bp", args.small, args.out)
     rows = []
     for removed in range(len(layers)):
         for start in (range(len(layers) - removed) if removed else [0]):

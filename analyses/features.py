@@ -12,8 +12,7 @@ import numpy as np
 from copi_bio.analysis import features
 from copi_bio.analysis.figures import save_figure
 from copi_bio.metrics import mean_abs_offdiag
-from copi_bio.tasks import digits
-from study import parser, run_or_load, write_table
+from study import parser, trained_digits_network, write_table
 
 
 def image_grid(images: np.ndarray, rows: int, cols: int, title: str):
@@ -31,11 +30,7 @@ def image_grid(images: np.ndarray, rows: int, cols: int, title: str):
 
 def main(argv: list[str] | None = None) -> None:
     args = parser(__doc__).parse_args(argv)
-    n = 450 if args.small else 3600
-    ds = run_or_load("digits_bp", [f"protocol.presentations={n}"], args.out, f"digits_bp_{n}")
-    data = digits(features.model_of(ds).task)
-    layers = features.layers_of(ds)
-    train, _ = data.batch(np.random.default_rng(0), 1437)
+    _, data, layers, train = trained_digits_network("digits_bp", args.small, args.out)
     fields = features.receptive_fields(layers, train, 0)
     save_figure(image_grid(fields[:32], 4, 8, "hidden receptive fields <x_0 a^T>/<x_0^2>"), args.out,
                 "receptive_fields")

@@ -7,9 +7,12 @@ import csv
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import xarray as xr
 
 import copi_bio
+from copi_bio.analysis import features
+from copi_bio.tasks import TaskData, digits
 
 
 def run_or_load(model: str, overrides: Iterable[str], out_dir: Path, tag: str) -> xr.Dataset:
@@ -40,3 +43,13 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--out", default="figures", type=Path, help="output folder")
     p.add_argument("--small", action="store_true", help="short runs (smoke test)")
     return p
+
+
+def trained_digits_network(model: str, small: bool, out_dir: Path
+                           ) -> tuple[xr.Dataset, TaskData, list[features.Layer], np.ndarray]:
+    """A trained digits model (run or cached): result, task data, stored layers, training inputs."""
+    n = 450 if small else 3600
+    ds = run_or_load(model, [f"protocol.presentations={n}"], out_dir, f"{model}_{n}")
+    data = digits(features.model_of(ds).task)
+    train, _ = data.batch(np.random.default_rng(0), data.n_train)
+    return ds, data, features.layers_of(ds), train

@@ -39,6 +39,7 @@ from scipy.linalg import blas
 
 from ..spec import Model
 from ..transfer import transfer
+from .adam import Adam
 from .linalg import gemm_update
 
 _GEMM = {np.dtype(np.float64): blas.dgemm, np.dtype(np.float32): blas.sgemm}
@@ -147,6 +148,8 @@ class RateNetwork:
                 self.L.append(np.eye(n_in, dtype=self.dtype))
             bias = model.populations[k + 1].bias
             self.b.append(np.zeros(n_out, dtype=self.dtype) if bias else None)
+        adam = model.plasticity.optimizer == "adam"
+        self.adam = [Adam(w.shape, self.dtype) if adam else None for w in self.W]
         # fixed random feedback G[k] maps delta of the population above (fa) or
         # of the output (dfa) onto hidden population k (k = 1 .. L-1).
         self.G = [None] * (self.n_layers + 1)
@@ -391,10 +394,16 @@ class RateNetwork:
                         s, "us", post, s.u[post].shape, np.result_type(s.u[post], s.ubar[post])))
                 else:
                     us = s.u[post]
-                w *= 1.0 - eta_w * x_sq
-                gemm_update(w, us.T, xs, eta_w / trials)
+                if self.adam[k] is not None:
+                    self.adam[k].step(w, us.T @ xs / trials - w * x_sq, eta_w)
+                else:
+                    w *= 1.0 - eta_w * x_sq
+                    gemm_update(w, us.T, xs, eta_w / trials)
             elif rule == "delta":
-                gemm_update(w, s.delta[post].T, xs, eta_w / trials)
+                if self.adam[k] is not None:
+                    self.adam[k].step(w, s.delta[post].T @ xs / trials, eta_w)
+                else:
+                    gemm_update(w, s.delta[post].T, xs, eta_w / trials)
             if self.b[k] is not None:
                 self.b[k] += eta_w * (s.u[post] - a).mean(axis=0)
         if eta_l and lat is not None:

@@ -1,0 +1,71 @@
+"""Every analyses/ script runs end to end on its --small configuration."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+ANALYSES = Path(__file__).resolve().parent.parent / "analyses"
+
+
+@pytest.fixture(autouse=True)
+def _analyses_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(ANALYSES))
+
+
+def _run(name: str, out: Path, *extra: str) -> None:
+    module = importlib.import_module(name)
+    module.main(["--out", str(out), "--small", *extra])
+    sys.modules.pop(name, None)
+
+
+def _table(path: Path) -> list[dict]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def _figures(out: Path, name: str) -> None:
+    for ext in ("png", "svg"):
+        assert (out / f"{name}.{ext}").stat().st_size > 1000
+
+
+def test_parameter_inference_script(tmp_path):
+    _run("parameter_inference", tmp_path)
+    _figures(tmp_path, "parameter_inference")
+    rows = _table(tmp_path / "alignment.csv")
+    # the COPI update turns toward <delta x^T> as the input decorrelates
+    assert float(rows[-1]["cosine"]) > float(rows[0]["cosine"]) and float(rows[-1]["cosine"]) > 0.95
+
+
+def test_features_script(tmp_path):
+    _run("features", tmp_path)
+    _figures(tmp_path, "receptive_fields")
+    rows = {r["representation"]: r for r in _table(tmp_path / "decorrelation_vs_zca.csv")}
+    assert float(rows["copi_R"]["mean_abs_second_moment_corr"]) < 0.5 * float(rows["raw"]["mean_abs_second_moment_corr"])
+
+
+def test_compression_script(tmp_path):
+    _run("compression", tmp_path)
+    _figures(tmp_path, "compression")
+    rows = _table(tmp_path / "compression.csv")
+    assert {int(r["layers_removed"]) for r in rows} == {0, 1, 2}
+    assert all(float(r["test_accuracy"]) > 0.3 for r in rows)  # far above chance (0.1) even compressed
+
+
+def test_learning_speed_script(tmp_path):
+    _run("learning_speed", tmp_path, "--seeds", "2")
+    _figures(tmp_path, "learning_speed")
+    rows = _table(tmp_path / "learning_speed.csv")
+    assert len(rows) == 4 and all(int(r["seeds"]) == 2 for r in rows)
+    assert all(float(r["final_accuracy_mean"]) > 0.6 for r in rows)
+
+
+def test_decorrelation_vs_data_script(tmp_path):
+    _run("decorrelation_vs_data", tmp_path)
+    _figures(tmp_path, "decorrelation_vs_data")
+    rows = _table(tmp_path / "model_vs_data.csv")
+    assert rows and all(r["model_mean"] not in ("", "nan") for r in rows)
