@@ -1,6 +1,6 @@
 """Decorrelation versus experimental data: spike-count correlations r_sc of the
-spiking decorrelation model early (before plasticity has acted) and late in the
-run, for counting windows from 10 ms to 1 s, next to the published values of
+spiking decorrelation model without lateral plasticity and at the end of a run
+with it, for counting windows from 10 ms to 1 s, next to the published values of
 the shipped reference table at the same counting windows; optionally a user's
 own recording (--recording FILE: Neo-readable file or .npz of spike times).
 
@@ -26,11 +26,13 @@ def main(argv: list[str] | None = None) -> None:
     n = 200 if args.small else 1200
     ds = run_or_load("spiking_decorrelation", [f"protocol.presentations={n}"], args.out,
                      f"spiking_decorrelation_{n}")
+    base = run_or_load("spiking_decorrelation", [f"protocol.presentations={n // 4}", "lateral.rule=\"none\""],
+                       args.out, f"spiking_decorrelation_no_lateral_{n // 4}")
     duration = float(ds.attrs["spike_duration"])
-    span = min(30.0, duration / 4)
+    span = float(base.attrs["spike_duration"])
     sources = {
-        "model, first %.0f s" % span: correlations.to_neo(ds, "input", 0.0, span),
-        "model, last %.0f s" % span: correlations.to_neo(ds, "input", duration - span, duration),
+        "model without lateral plasticity": correlations.to_neo(base, "input"),
+        "model after learning (last %.0f s)" % span: correlations.to_neo(ds, "input", duration - span, duration),
     }
     if args.recording:
         sources["your recording"] = recordings.load_spiketrains(args.recording)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     ax1.set_xlabel("counting window (ms)")
     ax1.set_ylabel("mean r_sc")
     ax1.axhline(0, color="grey", lw=0.6)
-    ax1.legend(fontsize=6)
+    ax1.legend(fontsize=6, loc="upper left")
     bins = np.linspace(-0.3, 0.6, 46)
     for name, trains in sources.items():
         ax2.hist(correlations.spike_count_correlations(trains, 0.1), bins=bins, alpha=0.5, label=name)
