@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
                                          "model_mean", "rate_matched")})
     write_table(rows, args.out / "model_vs_data.csv")
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 3.8))
     for name in table["source"].values:
         sel = table.sel(source=name)
         ax1.errorbar(sel["window"] * 1e3, sel["mean"], yerr=sel["sem"], marker="o", capsize=2,
@@ -64,7 +64,17 @@ def main(argv: list[str] | None = None) -> None:
     ax2.set_xlabel("r_sc, 100 ms window")
     ax2.set_ylabel("pairs")
     ax2.legend(fontsize=7)
+    for name, trains in sources.items():
+        by_rate = correlations.rsc_by_rate(trains, 0.1, n_bins=4)
+        ax3.plot(by_rate["rate"], by_rate["mean"], marker="o", label=name)
+    ax3.set_xlabel("geometric-mean rate of the pair (Hz)")
+    ax3.set_ylabel("mean r_sc, 100 ms")
+    ax3.axhline(0, color="grey", lw=0.6)
+    ax3.legend(fontsize=7)
+    fig.tight_layout()
     save_figure(fig, args.out, "decorrelation_vs_data")
+    for name, trains in sources.items():
+        print(f"{name}: mean STTC (5 ms) = {correlations.sttc_pairs(trains, 0.005, max_pairs=300).mean():.4f}")
     for name in table["source"].values:
         print(f"{name}: mean r_sc (100 ms) = {float(table['mean'].sel(source=name, window=0.1)):.4f}, "
               f"rate {float(table['rate'].sel(source=name)):.1f} Hz")
