@@ -146,3 +146,16 @@ def test_user_recordings_load_and_compare(tmp_path):
     assert table["rate"].sel(source="recording") == pytest.approx(10.0, rel=0.1)
     with pytest.raises(copi_bio.CopiBioError, match="does not exist"):
         recordings.load_spiketrains(tmp_path / "missing.nwb")
+
+
+def test_cli_analyze_writes_standard_figures(tmp_path, capsys):
+    from copi_bio.cli import main
+
+    assert main(["run", "teacher_student", "--set", "protocol.presentations=200", "--set", "protocol.eval_every=20",
+                 "--out", str(tmp_path), "-q"]) == 0
+    result = tmp_path / "teacher_student_seed1.nc"
+    assert main(["analyze", str(result), "--out", str(tmp_path / "figs")]) == 0
+    written = {p.name for p in (tmp_path / "figs").iterdir()}
+    assert {"metrics.png", "metrics.svg", "teacher_scatter.png", "teacher_scatter.svg"} <= written
+    assert main(["analyze", str(tmp_path / "missing.nc")]) == 2
+    assert "does not exist" in capsys.readouterr().err
