@@ -1,0 +1,170 @@
+"""Parameter sweeps on a real dask LocalCluster (copi_bio.sweep, ``copi-bio sweep``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import ROOT
+
+import copi_bio
+from copi_bio.sweep import Sweep, parse_grid, parse_seeds, run_sweep
+
+SMALL = ["protocol.presentations=100", "protocol.trials=8", "protocol.eval_every=50"]
+GRID = {"feedback.gamma": [1, 4]}
+SEEDS = [1, 2, 3]
+
+
+def metric_names(ds: xr.Dataset) -> list[str]:
+    return [n for n, v in ds.data_vars.items() if v.dims == ("t_eval",)]
+
+
+def run_files(out) -> dict[str, int]:
+    """Run result file -> mtime (ns)."""
+    return {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.nc")}
+
+
+def assert_same_metrics(a: xr.Dataset, b: xr.Dataset) -> None:
+    names = [n for n, v in a.data_vars.items() if v.dims[-1:] == ("t_eval",)]
+    assert names and names == [n for n, v in b.data_vars.items() if v.dims[-1:] == ("t_eval",)]
+    for n in names + ["status"]:
+        np.testing.assert_array_equal(a[n].values, b[n].values, err_msg=n)
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep")
+    ds = run_sweep("teacher_student", GRID, SEEDS, out, workers=2, progress=False, overrides=SMALL)
+    return out, ds
+
+
+def test_sweep_combined_dataset_on_local_cluster(small_sweep):
+    out, ds = small_sweep
+    assert (out / "sweep.nc").is_file() and len(run_files(out)) == 6
+    metric = ds["inference_error_teacher"]
+    assert metric.dims == ("feedback.gamma", "seed", "t_eval")
+    assert ds["feedback.gamma"].values.tolist() == [1, 4]
+    assert ds["seed"].values.tolist() == SEEDS
+    assert ds["inference_error_teacher_final"].dims == ("feedback.gamma", "seed")
+    assert (ds["status"].values == "complete").all()
+    spec = json.loads(ds.attrs["sweep"])
+    assert spec["grid"] == {"feedback.gamma": [1, 4]} and spec["seeds"] == SEEDS
+    on_disk = copi_bio.open_result(out / "sweep.nc")
+    assert_same_metrics(ds, on_disk)
+    # bit-identical to running the same configuration directly
+    for gamma in (1, 4):
+        for seed in SEEDS:
+            model = copi_bio.load_model("teacher_student", SMALL + [f"feedback.gamma={gamma}", f"seed={seed}"])
+            direct = copi_bio.simulate(model)
+            names = metric_names(direct)
+            assert names
+            for n in names:
+                np.testing.assert_array_equal(ds[n].sel({"feedback.gamma": gamma, "seed": seed}).values,
+                                              direct[n].values, err_msg=n)
+    # more training with stronger nudging infers the teacher better
+    assert float(ds["inference_error_teacher_final"].sel({"feedback.gamma": 4}).mean()) < \
+        float(ds["inference_error_teacher_final"].sel({"feedback.gamma": 1}).mean())
+
+
+def test_rerun_skips_finished_runs(small_sweep):
+    out, ds = small_sweep
+    before = run_files(out)
+    sweep = Sweep("teacher_student", GRID, SEEDS, out, SMALL)
+    again = sweep.run(workers=2, progress=False)
+    assert sweep.skipped == 6 and sweep.executed == []
+    assert run_files(out) == before
+    assert_same_metrics(ds, again)
+
+
+def test_failing_run_is_recorded_and_others_finish(tmp_path):
+    # an input mean of 1e9 makes the lateral decorrelation diverge at once
+    grid = {"task.mean": [0.0, 1e9]}
+    sweep = Sweep("teacher_student", grid, [1, 2], tmp_path, SMALL)
+    ds = sweep.run(workers=2, progress=False)
+    assert ds["status"].sel({"task.mean": 0.0}).values.tolist() == ["complete", "complete"]
+    assert ds["status"].sel({"task.mean": 1e9}).values.tolist() == ["error", "error"]
+    assert ds.attrs["n_failed"] == 2
+    assert np.isnan(ds["test_loss"].sel({"task.mean": 1e9}).values).all()
+    assert np.isfinite(ds["test_loss"].sel({"task.mean": 0.0}).values).all()
+    errors = sorted((tmp_path / "runs").glob("*.error.json"))
+    assert len(errors) == 2
+    info = json.loads(errors[0].read_text())
+    assert info["error_type"] == "SimulationError" and "diverged" in info["message"]
+    assert "task.mean=1000000000.0" in info["overrides"]
+    assert "SimulationError" in str(ds["error"].sel({"task.mean": 1e9}).values[0])
+
+
+def test_bad_key_fails_before_anything_runs(tmp_path):
+    with pytest.raises(copi_bio.ModelError, match="feedback.gama"):
+        run_sweep("teacher_student", {"feedback.gama": [1, 2]}, [1], tmp_path, progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_grid_and_seed_parsing():
+    assert parse_grid("feedback.gamma=1,4") == ("feedback.gamma", [1, 4])
+    assert parse_grid('lateral.tau="50 ms", "100 ms"') == ("lateral.tau", ["50 ms", "100 ms"])
+    assert parse_grid("recording.variables=[\"r\",\"u\"],[\"r\"]")[1] == [["r", "u"], ["r"]]
+    assert parse_seeds("1-5") == [1, 2, 3, 4, 5]
+    assert parse_seeds("1,3,7") == [1, 3, 7]
+    assert parse_seeds("1-2,10") == [1, 2, 10]
+    for bad in ("1-x", "", "3-1", "1,1"):
+        with pytest.raises(copi_bio.ModelError):
+            parse_seeds(bad)
+    for bad in ("feedback.gamma", "feedback.gamma=1,1", "seed=1,2", "feedback.gamma=1,,2"):
+        with pytest.raises(copi_bio.ModelError):
+            parse_grid(bad)
+
+
+def test_cli_syntax_errors_exit_2(tmp_path):
+    from copi_bio.cli import main
+    assert main(["sweep", "teacher_student", "--grid", "feedback.gamma", "--out", str(tmp_path)]) == 2
+    assert main(["sweep", "teacher_student", "--seeds", "a-b", "--out", str(tmp_path)]) == 2
+    assert main(["sweep", "teacher_student", "--grid", "nope.key=1,2", "--out", str(tmp_path)]) == 2
+
+
+def test_kill_and_resume(tmp_path):
+    slow = ["protocol.presentations=3000", "protocol.trials=8", "protocol.eval_every=500"]
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "copi_bio.cli", "sweep", "teacher_student", "--grid", "feedback.gamma=1,4",
+           "--seeds", "1-3", "--workers", "2", "--out", str(out), "-q"]
+    for s in slow:
+        cmd += ["--set", s]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not run_files(out) if (out / "runs").exists() else True:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no run finished within 60 s"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    time.sleep(0.5)
+    written = run_files(out)
+    assert 1 <= len(written) < 6, written
+    assert not (out / "sweep.nc").exists()
+
+    resumed = Sweep("teacher_student", GRID, SEEDS, out, slow)
+    ds = resumed.run(workers=2, progress=False)
+    assert resumed.skipped == len(written) and len(resumed.executed) == 6 - len(written)
+    after = run_files(out)
+    assert len(after) == 6
+    assert {k: after[k] for k in written} == written          # not recomputed
+    reference = run_sweep("teacher_student", GRID, SEEDS, tmp_path / "uninterrupted", workers=2,
+                          progress=False, overrides=slow)
+    assert_same_metrics(ds, reference)
+    assert (ds["status"].values == "complete").all()
