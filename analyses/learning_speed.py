@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     methods = MNIST if args.mnist else METHODS
     extra = [f"task.path=\"{args.mnist}\""] if args.mnist else []
     n = 450 if args.small else None
-    schedule = [f"protocol.presentations={n}", "protocol.eval_every=45"] if n else []
+    schedule = [f"protocol.presentations={n}", "protocol.eval_every=45", "protocol.forward_onset=45"] if n else []
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
     rows = []
     for label, (model, overrides) in methods.items():

@@ -14,6 +14,7 @@ from .errors import CopiBioError, ModelError, SimulationError
 from .modelfile import available_models, load_model, parse_model
 from .results import open_result, save_result, summarize
 from .simulation import simulate
+from .sweep import Sweep, run_sweep
 from .spec import (CopiRule, DeltaRule, FeedbackPathway, LateralInhibition, Model, Population,
                    Protocol, Recording)
 
@@ -21,6 +22,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CopiBioError", "ModelError", "SimulationError", "available_models", "load_model",
-    "parse_model", "open_result", "save_result", "summarize", "simulate", "CopiRule", "DeltaRule",
+    "parse_model", "run_sweep", "Sweep", "open_result", "save_result", "summarize", "simulate", "CopiRule", "DeltaRule",
     "FeedbackPathway", "LateralInhibition", "Model", "Population", "Protocol", "Recording",
 ]

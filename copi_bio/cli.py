@@ -1,4 +1,4 @@
-"""Command line: ``copi-bio run | models | show | analyze``."""
+"""Command line: ``copi-bio run | sweep | models | show | analyze``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .checkpoint import checkpoint_path, remove_checkpoint
 from .errors import CopiBioError, SimulationError
 from .modelfile import DEFAULT_MODEL, available_models, load_model, read_model_table
 from .results import open_result, save_result, summarize
@@ -17,18 +18,56 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     target = out_dir / f"{model.name}_seed{model.seed}.nc"
     print(f"running {model.name} ({model.source}) with the {model.backend} backend", file=sys.stderr)
+    every = getattr(args, "checkpoint_every", None)
+    ckpt = None
+    if model.backend == "rate":
+        ckpt = checkpoint_path(out_dir, model)
+        if ckpt.exists():
+            print(f"resuming from checkpoint {ckpt}", file=sys.stderr)
+        elif every is None:
+            ckpt = None
+    elif every is not None:
+        print("note: spiking runs write no checkpoints; a killed run restarts from the beginning "
+              "(same seed, same result)", file=sys.stderr)
+        every = None
     try:
-        ds = simulate(model, progress=not args.quiet)
+        ds = simulate(model, progress=not args.quiet, checkpoint=ckpt, checkpoint_every=every)
     except SimulationError as err:
+        if ckpt is not None:
+            remove_checkpoint(ckpt)  # resuming would diverge again
         partial = getattr(err, "partial", None)
         if partial is not None:
             kept = save_result(partial, target.with_suffix(".partial.nc"))
             print(f"partial results kept in {kept}", file=sys.stderr)
         raise
     path = save_result(ds, target)
+    if ckpt is not None:
+        remove_checkpoint(ckpt)
     print(summarize(ds))
     print(f"saved {path}")
     return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import Sweep, parse_grid, parse_seeds, summary_table
+
+    grid: dict = {}
+    for text in args.grid:
+        key, values = parse_grid(text)
+        if key in grid:
+            raise CopiBioError(f"--grid {key} given twice; list all its values in one --grid")
+        grid[key] = values
+    sweep = Sweep(args.model, grid, parse_seeds(args.seeds), args.out, args.set)
+    n = len(sweep.seeds) * int(__import__("math").prod(len(v) for v in grid.values()))
+    where = args.scheduler or f"a LocalCluster with {args.workers} worker(s)"
+    print(f"sweep of {sweep.model_path.stem}: {n} runs on {where} -> {sweep.out_dir}", file=sys.stderr)
+    ds = sweep.run(workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+                   fmt=args.format)
+    print(summary_table(ds))
+    target = sweep.out_dir / ("sweep.zarr" if args.format == "zarr" else "sweep.nc")
+    print(f"{sweep.skipped} run(s) already finished, {len(sweep.executed)} executed, "
+          f"{ds.attrs['n_failed']} failed; saved {target}")
+    return 1 if ds.attrs["n_failed"] else 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -61,6 +100,16 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``copi-bio`` argument parser."""
     parser = argparse.ArgumentParser(prog="copi-bio", description=__doc__)
@@ -71,7 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a model key, e.g. --set protocol.presentations=500 (repeatable)")
     run.add_argument("--out", default="results", help="output folder (default: ./results)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N",
+                     help="rate backend: save a checkpoint OUT/NAME_seedS.ckpt every N presentations; "
+                          "rerunning the same command resumes from it (bit-identical result)")
     run.set_defaults(func=_cmd_run)
+    sweep = sub.add_parser("sweep", help="run a model for every combination of --grid values and --seeds "
+                           "on a dask cluster")
+    sweep.add_argument("model", help="model file or library name")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                       help="swept key and its values (TOML syntax, as --set), repeatable")
+    sweep.add_argument("--seeds", default="1", help="seeds: 1-5, 1,3,7 or 1-3,10 (default: 1)")
+    sweep.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default: 2)")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="use an existing dask scheduler instead of a LocalCluster")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override applied to every run (repeatable)")
+    sweep.add_argument("--out", default="sweep", help="output folder (default: ./sweep)")
+    sweep.add_argument("--format", choices=("netcdf", "zarr"), default="netcdf",
+                       help="format of the combined file (default: netcdf)")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_cmd_sweep)
     models = sub.add_parser("models", help="list the model library")
     models.add_argument("--print", metavar="NAME", help="print a model file's text")
     models.set_defaults(func=_cmd_models)

@@ -94,6 +94,9 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
                 node = node.setdefault(part, {})
                 if not isinstance(node, (dict, list)):
                     raise ModelError(".".join(parts[: i + 1]), node, "a table")
+        if not isinstance(node, dict):
+            raise ModelError(".".join(parts), value,
+                             "a key inside a table; address populations by name, e.g. populations.hidden.size")
         node[parts[-1]] = value
     return data
 
@@ -122,11 +125,11 @@ def _parse(data: Mapping[str, Any], source: str) -> Model:
         if not isinstance(data.get(key, ""), str):
             raise ModelError(key, data[key], "a string")
     backend = data.get("backend", "rate")
-    if backend not in ("rate", "spiking"):
+    if not isinstance(backend, str) or backend not in ("rate", "spiking"):
         raise ModelError("backend", backend, "'rate' or 'spiking'")
     seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ModelError("seed", seed, "a non-negative integer")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or seed >= 2 ** 63:
+        raise ModelError("seed", seed, "a non-negative integer below 2**63")
 
     pops_raw = data.get("populations")
     if not isinstance(pops_raw, list) or not pops_raw:
@@ -136,16 +139,19 @@ def _parse(data: Mapping[str, Any], source: str) -> Model:
     if len(set(names)) != len(names):
         raise ModelError("populations.name", names, "unique population names")
 
-    plast_raw = dict(data.get("plasticity", {}))
+    plast_raw = data.get("plasticity", {})
+    if not isinstance(plast_raw, Mapping):
+        raise ModelError("plasticity", plast_raw, "a [plasticity] table")
+    plast_raw = dict(plast_raw)
     rule = plast_raw.pop("rule", "copi")
-    if rule not in FORWARD_RULES:
+    if not isinstance(rule, str) or rule not in FORWARD_RULES:
         raise ModelError("plasticity.rule", rule, "one of " + ", ".join(map(repr, FORWARD_RULES)))
     task_raw = data.get("task")
     if not isinstance(task_raw, Mapping):
         raise ModelError("task", task_raw, "a [task] table with a 'kind' key")
     task_raw = dict(task_raw)
     kind = task_raw.pop("kind", None)
-    if kind not in TASKS:
+    if not isinstance(kind, str) or kind not in TASKS:
         raise ModelError("task.kind", kind, "one of " + ", ".join(map(repr, TASKS)))
 
     model = Model(
@@ -218,10 +224,55 @@ def check_model(model: Model) -> None:
         if abs(ratio - round(ratio)) > 1e-6:
             raise ModelError("recording.interval", f"{model.recording.interval * 1e3:g} ms",
                              f"a whole multiple of dt = {proto.dt * 1e3:g} ms")
+    check_sizes(model)
     if model.backend == "spiking":
         check_spiking(model)
     if model.backend == "rate" and pops[0].bias:
         raise ModelError("populations[0].bias", True, "false: the input population has no soma")
+
+
+MAX_ELEMENTS = 250_000_000  # ~2 GB of float64: larger models are refused before anything is allocated
+
+
+def check_sizes(model: Model) -> None:
+    """Refuse models whose arrays would not fit in memory, before allocating anything.
+
+    Counts the plastic matrices (``W``, ``R``/``M``, Adam moments), the
+    per-trial state, the test set, and the recorded state samples.
+    """
+    sizes = [p.size for p in model.populations]
+    proto, rec = model.protocol, model.recording
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * 3 + sum(n * n for n in sizes[:-1])
+    if weights > MAX_ELEMENTS:
+        raise ModelError("populations.size", sizes,
+                         f"sizes whose weight matrices hold at most {MAX_ELEMENTS:.2e} values "
+                         f"(these need {weights:.3g})")
+    state = proto.trials * sum(sizes) * 8
+    if state > MAX_ELEMENTS:
+        raise ModelError("protocol.trials", proto.trials,
+                         f"at most {MAX_ELEMENTS // max(1, 8 * sum(sizes))} for populations of sizes {sizes}")
+    test = getattr(model.task, "test_size", 0) * (sizes[0] + sizes[-1])
+    if test > MAX_ELEMENTS:
+        raise ModelError("task.test_size", model.task.test_size,
+                         f"at most {MAX_ELEMENTS // (sizes[0] + sizes[-1])} for these population sizes")
+    if rec.trials and rec.variables:
+        interval = rec.interval or proto.t_present
+        samples = proto.presentations * proto.t_present / interval
+        recorded = samples * rec.trials * sum(sizes) * len(rec.variables)
+        if recorded > MAX_ELEMENTS:
+            raise ModelError("recording.interval", format_quantity(interval, "time"),
+                             f"a sampling that records at most {MAX_ELEMENTS:.2e} values (this one records "
+                             f"{recorded:.3g}: raise the interval, or lower recording.trials or "
+                             "protocol.presentations)")
+    if model.backend == "spiking":  # the schedules hold one value per time step
+        steps = proto.presentations * proto.steps_per_presentation
+        if steps * (2 + sizes[0]) > MAX_ELEMENTS:
+            raise ModelError("protocol.presentations", proto.presentations,
+                             f"a run of at most {MAX_ELEMENTS // (2 + sizes[0]):.3g} time steps with "
+                             "backend = 'spiking' (split it into shorter runs)")
+    hidden = getattr(model.task, "teacher_hidden", 0)
+    if hidden * (sizes[0] + sizes[-1]) > MAX_ELEMENTS:
+        raise ModelError("task.teacher_hidden", hidden, "a teacher that fits in memory")
 
 
 def check_spiking(model: Model) -> None:
@@ -253,9 +304,14 @@ def read_model_table(model: str | Path | None = None) -> tuple[dict[str, Any], P
     """Read the raw TOML table of a model file or library name."""
     path = resolve_model_path(model)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ModelError("(file)", str(path), f"valid TOML ({err})", str(path)) from None
+    except UnicodeDecodeError as err:
+        raise ModelError("(file)", str(path), f"a UTF-8 text file ({err.reason} at byte {err.start})",
+                         str(path)) from None
+    except OSError as err:
+        raise ModelError("(file)", str(path), f"a readable file ({err.strerror})", str(path)) from None
     return data, path
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import xarray as xr
 
 from .errors import SimulationError
@@ -10,16 +13,21 @@ from .results import to_dataset
 from .spec import Model
 
 
-def run_backend(model: Model, progress: bool = False) -> RunRecord:
+def run_backend(model: Model, progress: bool = False, checkpoint: str | Path | None = None,
+                checkpoint_every: int | None = None) -> RunRecord:
     """Run the backend named by ``model.backend`` and return its raw record."""
     if model.backend == "rate":
         from .rate.simulate import run_rate
-        return run_rate(model, progress=progress)
+        return run_rate(model, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+    if checkpoint_every is not None:
+        warnings.warn("the spiking backend does not write checkpoints: a killed spiking run restarts "
+                      "from the beginning (same seed, same result; see docs/spiking.md)", stacklevel=3)
     from .spiking import run_spiking  # imported lazily: Brian2 is slow to import
     return run_spiking(model, progress=progress)
 
 
-def simulate(model: Model, progress: bool = False) -> xr.Dataset:
+def simulate(model: Model, progress: bool = False, checkpoint: str | Path | None = None,
+             checkpoint_every: int | None = None) -> xr.Dataset:
     """Simulate a model and return its results as an :class:`xarray.Dataset`.
 
     Parameters
@@ -28,6 +36,14 @@ def simulate(model: Model, progress: bool = False) -> xr.Dataset:
         From :func:`copi_bio.load_model`.
     progress : bool
         Show a progress bar with live metrics on stderr.
+    checkpoint : path, optional
+        Rate backend: checkpoint file; if it exists the run resumes from it
+        and ends bit-identical to an uninterrupted run. Refused with
+        :class:`~copi_bio.checkpoint.CheckpointError` if it belongs to another
+        model. The file is not deleted here (``copi-bio run`` deletes it).
+    checkpoint_every : int, optional
+        Rate backend: write ``checkpoint`` every this many presentations.
+        The spiking backend writes no checkpoints (a warning is issued).
 
     Raises
     ------
@@ -36,7 +52,8 @@ def simulate(model: Model, progress: bool = False) -> xr.Dataset:
         everything recorded up to the failure.
     """
     try:
-        record = run_backend(model, progress=progress)
+        record = run_backend(model, progress=progress, checkpoint=checkpoint,
+                             checkpoint_every=checkpoint_every)
     except SimulationError as err:
         record = getattr(err, "record", None)
         err.partial = to_dataset(record) if record is not None else None

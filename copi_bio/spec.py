@@ -26,6 +26,9 @@ from .units import format_quantity, parse_quantity
 _REQUIRED = dataclasses.MISSING
 
 
+MAX_INT = 10 ** 12  # larger integers in a model file are refused before any use
+
+
 def param(kind: str, default: Any = _REQUIRED, *, choices: tuple = (), low: float | None = None,
           high: float | None = None, strict: bool = True, optional: bool = False, doc: str = "") -> Any:
     """Declare a model-file key of a spec dataclass.
@@ -60,10 +63,15 @@ def _convert(meta: Mapping[str, Any], value: Any, key: str) -> Any:
     elif kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ModelError(key, value, "a number")
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:
+            raise ModelError(key, value, "a finite number") from None
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ModelError(key, value, "an integer")
+        if abs(value) > MAX_INT:
+            raise ModelError(key, value, f"an integer of magnitude at most {MAX_INT:.0e}")
         out = value
     elif kind == "bool":
         if not isinstance(value, bool):
@@ -144,6 +152,8 @@ class SpecBase:
         return out
 
 
+MAX_POPULATION = 1_000_000  # neurons per population; memory is checked separately (modelfile.check_sizes)
+
 TRANSFER_FUNCTIONS = ("linear", "leaky_relu", "relu", "tanh", "sigmoid")
 
 
@@ -156,7 +166,7 @@ class Population(SpecBase):
     """
 
     name: str = param("str", doc="population name")
-    size: int = param("int", low=1, strict=False, doc="number of neurons")
+    size: int = param("int", low=1, strict=False, high=MAX_POPULATION, doc="number of neurons")
     tau: float = param("time", 2e-3, low=0, doc="somatic time constant tau_u")
     transfer: str = param("choice", "linear", choices=TRANSFER_FUNCTIONS, doc="transfer function f")
     slope: float = param("float", 0.1, low=0, strict=False, doc="negative-side slope of leaky_relu")

@@ -47,6 +47,9 @@ class TaskData:
     input_covariance: np.ndarray | None = None
     n_train: int | None = None
     _sampler: object = field(default=None, repr=False)
+    sampler_state: dict = field(default_factory=dict, repr=False)
+    """Mutable state of the training-batch sampler (e.g. the rest of the current
+    epoch's order); saved in checkpoints so a resumed run draws the same batches."""
 
     @property
     def classification(self) -> bool:
@@ -111,17 +114,20 @@ def decorrelation(spec: DecorrelationTask, n_in: int, rng: np.random.Generator) 
 
 def _classification(x_train, y_train, x_test, y_test, n_classes: int) -> TaskData:
     eye = np.eye(n_classes)
-    state = {"order": np.empty(0, dtype=int)}
+    data = TaskData(x_train.shape[1], n_classes, x_test, eye[y_test], test_labels=y_test,
+                    n_train=len(x_train))
+    data.sampler_state["order"] = np.empty(0, dtype=int)
 
     def sample(rng: np.random.Generator, size: int):
+        state = data.sampler_state  # looked up at each call: a checkpoint may replace it
         order = state["order"]
         while order.size < size:  # epoch-wise shuffling, without replacement
             order = np.concatenate([order, rng.permutation(len(x_train))])
         idx, state["order"] = order[:size], order[size:]
         return x_train[idx], eye[y_train[idx]]
 
-    return TaskData(x_train.shape[1], n_classes, x_test, eye[y_test], test_labels=y_test,
-                    n_train=len(x_train), _sampler=sample)
+    data._sampler = sample
+    return data
 
 
 def digits(spec: DigitsTask) -> TaskData:

@@ -69,3 +69,22 @@ def test_decorrelation_vs_data_script(tmp_path):
     _figures(tmp_path, "decorrelation_vs_data")
     rows = _table(tmp_path / "model_vs_data.csv")
     assert rows and all(r["model_mean"] not in ("", "nan") for r in rows)
+
+
+@pytest.mark.slow
+def test_learning_speed_script_on_a_local_mnist_file(tmp_path):
+    """--mnist PATH: the same four-method comparison on a user-supplied MNIST
+    file; here an MNIST-format .npz made from the 8x8 digits upscaled to 28x28."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.zeros((len(digits.images), 28, 28), dtype=np.uint8)
+    images[:, 2:26, 2:26] = np.kron(digits.images, np.ones((3, 3))) * 255 / 16
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=images[:1500], y_train=digits.target[:1500],
+             x_test=images[1500:], y_test=digits.target[1500:])
+    _run("learning_speed", tmp_path / "out", "--seeds", "1", "--mnist", str(path))
+    rows = _table(tmp_path / "out" / "learning_speed.csv")
+    assert len(rows) == 4
+    assert all(float(r["final_accuracy_mean"]) > 0.5 for r in rows)

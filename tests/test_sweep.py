@@ -168,3 +168,19 @@ def test_kill_and_resume(tmp_path):
                           progress=False, overrides=slow)
     assert_same_metrics(ds, reference)
     assert (ds["status"].values == "complete").all()
+
+
+def test_sweep_on_an_existing_scheduler(tmp_path, small_sweep):
+    """--scheduler ADDRESS: runs go to a scheduler started elsewhere (here a
+    separate LocalCluster) and give the same results as the built-in cluster."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        ds = run_sweep("teacher_student", GRID, [1], tmp_path, scheduler=cluster.scheduler_address,
+                       progress=False, overrides=SMALL)
+    _, reference = small_sweep
+    np.testing.assert_array_equal(ds["inference_error_teacher"].values,
+                                  reference["inference_error_teacher"].sel(seed=[1]).values)
+    with pytest.raises(copi_bio.CopiBioError, match="cannot connect"):
+        run_sweep("teacher_student", GRID, [1], tmp_path / "x", scheduler="tcp://127.0.0.1:1",
+                  progress=False, overrides=SMALL)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time as _time
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import SimulationError
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..errors import ModelError, SimulationError
 from ..metrics import relative_error
 from ..progress import ProgressBar
 from ..record import ConnectionStats, RunRecord
@@ -85,7 +88,8 @@ def _snapshot(net: RateNetwork) -> dict:
     return mats
 
 
-def run_rate(model: Model, progress: bool = False) -> RunRecord:
+def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None = None,
+             checkpoint_every: int | None = None) -> RunRecord:
     """Simulate a model with the rate backend.
 
     Parameters
@@ -94,6 +98,12 @@ def run_rate(model: Model, progress: bool = False) -> RunRecord:
         Validated model with ``backend = "rate"``.
     progress : bool
         Show a progress bar with live metrics.
+    checkpoint : path, optional
+        Checkpoint file. If it exists the run resumes from it (and the result
+        is bit-identical to an uninterrupted run); see :mod:`copi_bio.checkpoint`.
+    checkpoint_every : int, optional
+        Write ``checkpoint`` every this many presentations (needs ``checkpoint``).
+        The file is left in place at the end; callers delete it.
 
     Returns
     -------
@@ -119,6 +129,34 @@ def run_rate(model: Model, progress: bool = False) -> RunRecord:
     n_rec = rec_spec.trials
     has_target = task.n_out > 0
     loss_sum, loss_n = 0.0, 0
+    if checkpoint_every is not None:
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) \
+                or checkpoint_every < 1:
+            raise ModelError("checkpoint_every", checkpoint_every, "a positive number of presentations")
+        if checkpoint is None:
+            raise ModelError("checkpoint", None, "a checkpoint file path when checkpoint_every is given")
+    p_start, step_count = 0, 0
+    resumed = load_checkpoint(checkpoint, model) if checkpoint is not None and Path(checkpoint).exists() \
+        else None
+    if resumed is not None:
+        net.W, net.L, net.b, net.G, net.adam = (resumed[k] for k in ("W", "L", "b", "G", "adam"))
+        state = resumed["state"]
+        data_rng.bit_generator.state = resumed["data_rng"]
+        task.sampler_state = resumed["sampler_state"]
+        record, stats = resumed["record"], resumed["stats"]
+        record.model = model
+        loss_sum, loss_n = resumed["loss_sum"], resumed["loss_n"]
+        p_start, step_count = resumed["presentation"], resumed["step_count"]
+        record.attrs["resumed_at_presentation"] = p_start
+
+    def write_checkpoint(p_done: int) -> None:
+        save_checkpoint(checkpoint, model, {
+            "W": net.W, "L": net.L, "b": net.b, "G": net.G, "adam": net.adam,
+            "state": dataclasses.replace(state, work={}),  # scratch arrays are rewritten before use
+            "data_rng": data_rng.bit_generator.state, "sampler_state": task.sampler_state,
+            "record": record, "stats": stats, "loss_sum": loss_sum, "loss_n": loss_n,
+            "presentation": p_done, "step_count": step_count,
+        })
 
     def metrics_row(t: float, p: int) -> None:
         nonlocal loss_sum, loss_n
@@ -150,16 +188,18 @@ def run_rate(model: Model, progress: bool = False) -> RunRecord:
                 record.states.setdefault((var, names[i]), []).append(arrays[i][:n_rec].astype(float))
 
     bar = ProgressBar(proto.presentations, enabled=progress, desc=model.name)
+    if p_start:
+        bar.advance(p_start)
     wall = _time.perf_counter()
-    record.add_weights(0.0, _snapshot(net))
-    metrics_row(0.0, 0)
+    if resumed is None:
+        record.add_weights(0.0, _snapshot(net))
+        metrics_row(0.0, 0)
     tau_w, tau_l = model.plasticity.tau, model.lateral.tau
     learn_w = model.plasticity.rule != "none"
     learn_l = model.lateral.rule != "none"
-    step_count = 0
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # divergence: _check_finite
-            for p in range(proto.presentations):
+            for p in range(p_start, proto.presentations):
                 z, target = task.batch(data_rng, proto.trials)
                 z = z.astype(net.dtype)
                 target = target.astype(net.dtype) if has_target else None
@@ -187,6 +227,8 @@ def run_rate(model: Model, progress: bool = False) -> RunRecord:
                 if (p + 1) % weights_every == 0 or p + 1 == proto.presentations:
                     record.add_weights(t_now, _snapshot(net))
                 bar.advance()
+                if checkpoint_every and (p + 1) % checkpoint_every == 0 and p + 1 < proto.presentations:
+                    write_checkpoint(p + 1)
     except SimulationError as err:
         record.attrs["status"] = f"failed: {err}"
         err.record = record

@@ -182,10 +182,16 @@ def _collect(model: Model, task: TaskData, snet: builder.SpikingNetwork, record:
         ws = [mats[f"W_{pops[k].name}_{pops[k + 1].name}"][s] for k in range(n_layers)]
         ms = [mats[f"M_{pops[k].name}"][s] if f"M_{pops[k].name}" in mats else None
               for k in range(max(1, n_layers))]
-        for w in ws + [m for m in ms if m is not None]:
-            if not np.all(np.isfinite(w)):
-                raise SimulationError("W", model.name, t, "plasticity diverged; lower spiking.eta_forward "
-                                      "or spiking.eta_lateral")
+        for k, w in enumerate(ws):
+            if not np.all(np.isfinite(w)) or np.max(np.abs(w), initial=0.0) > RUNAWAY:
+                raise SimulationError("W", f"{pops[k].name}->{pops[k + 1].name}", t,
+                                      "forward plasticity diverged; lower spiking.eta_forward (or increase "
+                                      "plasticity.tau), feedback.gamma or protocol.dt")
+        for k, mat in enumerate(ms):
+            if mat is not None and (not np.all(np.isfinite(mat)) or np.max(np.abs(mat), initial=0.0) > RUNAWAY):
+                raise SimulationError("M", pops[k].name, t,
+                                      "lateral plasticity diverged; lower spiking.eta_lateral (or increase "
+                                      "lateral.tau) or protocol.dt")
         if p % weights_every == 0 or s == len(times) - 1:
             snap = {}
             for k in range(n_layers):
@@ -217,6 +223,27 @@ def _collect(model: Model, task: TaskData, snet: builder.SpikingNetwork, record:
         record.states[(var, pop)] = [values[:, s][None, :] for s in range(values.shape[1])]
         if not record.time:
             record.time = list(np.asarray(mon.t / second))
+
+
+RUNAWAY = 1e6  # |u| or |W| beyond this is a diverged run
+
+
+def _check_potentials(model: Model, snet: builder.SpikingNetwork) -> None:
+    """Raise :class:`SimulationError` if a somatic potential is non-finite or ran away at the end."""
+    for pop, group in zip(model.populations[1:], snet.groups[1:]):
+        u = np.asarray(group.u[:])
+        peak = float(np.max(np.abs(u))) if u.size else 0.0
+        if not np.isfinite(peak) or peak > RUNAWAY:
+            t = snet.duration
+            mon = snet.state_monitors.get(("u", pop.name))
+            if mon is not None:  # first recorded sample that is bad
+                vals = np.abs(np.asarray(mon[0].u))
+                bad = np.flatnonzero(~np.all(np.isfinite(vals) & (vals <= RUNAWAY), axis=0))
+                if bad.size:
+                    t = float(np.asarray(mon[0].t / second)[bad[0]])
+            raise SimulationError("u", pop.name, t, (
+                f"max |u| = {peak:.3g} at the end of the run; lower the learning rates "
+                "(spiking.eta_forward, spiking.eta_lateral), the nudging gain feedback.gamma, or protocol.dt"))
 
 
 def run_spiking(model: Model, progress: bool = False) -> RunRecord:
@@ -254,6 +281,7 @@ def run_spiking(model: Model, progress: bool = False) -> RunRecord:
         t_run = _time.perf_counter() - wall - t_build
         binary = getattr(b2.get_device(), "_last_run_time", None) if directory is not None else None
         _collect(model, task, snet, record)
+        _check_potentials(model, snet)
     except SimulationError as err:
         record.attrs["status"] = f"failed: {err}"
         err.record = record
