@@ -148,6 +148,27 @@ def test_user_recordings_load_and_compare(tmp_path):
         recordings.load_spiketrains(tmp_path / "missing.nwb")
 
 
+def test_nwb_units_table_is_read(tmp_path):
+    import datetime
+
+    from pynwb import NWBHDF5IO, NWBFile
+
+    from copi_bio.analysis import recordings
+
+    trains = shared_input_trains(8, 10.0, 0.2, 60.0, seed=7)
+    nwb = NWBFile(session_description="copi_bio test", identifier="rec1",
+                  session_start_time=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+    for st in trains:
+        nwb.add_unit(spike_times=st.magnitude)
+    with NWBHDF5IO(str(tmp_path / "rec.nwb"), "w") as io:
+        io.write(nwb)
+    loaded = recordings.load_spiketrains(tmp_path / "rec.nwb")
+    assert [len(st) for st in loaded] == [len(st) for st in trains]
+    np.testing.assert_allclose(loaded[3].magnitude, np.sort(trains[3].magnitude))
+    r = corr.spike_count_correlations(loaded, 0.1)
+    assert r.mean() == pytest.approx(0.2, abs=0.07)  # the shared-input construction survives the round trip
+
+
 def test_cli_analyze_writes_standard_figures(tmp_path, capsys):
     from copi_bio.cli import main
 

@@ -21,9 +21,10 @@ def load_spiketrains(path: str | Path, segment: int = 0) -> list[neo.SpikeTrain]
     ----------
     path : str or Path
         ``.npz`` with arrays ``times`` (s) and ``indices`` (and optionally
-        ``t_start``, ``t_stop``, ``n_neurons``), or any file Neo can read
-        (Neo picks the reader from the extension: ``.nwb`` needs ``pynwb``,
-        ``.nix`` needs ``nixio``, ``.pkl`` is Neo's own format, ...).
+        ``t_start``, ``t_stop``, ``n_neurons``); an NWB file (``.nwb``, its
+        ``units`` table is read with ``pynwb``); or any file Neo can read
+        (Neo picks the reader from the extension: ``.nix`` needs ``nixio``,
+        ``.pkl`` is Neo's own format, ...).
     segment : int
         Which segment of the first block to use (Neo files).
     """
@@ -39,6 +40,8 @@ def load_spiketrains(path: str | Path, segment: int = 0) -> list[neo.SpikeTrain]
             t1 = float(f["t_stop"]) if "t_stop" in f else float(times.max()) + 1e-3
             n = int(f["n_neurons"]) if "n_neurons" in f else int(idx.max()) + 1
         return spiketrains_from_arrays(times, idx, n, t0, t1)
+    if path.suffix == ".nwb":
+        return _load_nwb_units(path)
     try:
         io = neo.io.get_io(str(path))
         block = io.read_block()
@@ -50,6 +53,24 @@ def load_spiketrains(path: str | Path, segment: int = 0) -> list[neo.SpikeTrain]
     if not trains:
         raise CopiBioError(f"{path} segment {segment} holds no spike trains")
     return list(trains)
+
+
+def _load_nwb_units(path: Path) -> list[neo.SpikeTrain]:
+    """Spike trains of the ``units`` table of an NWB file (times in seconds)."""
+    try:
+        from pynwb import NWBHDF5IO
+    except ImportError:
+        raise CopiBioError("reading NWB files needs pynwb: pip install 'copi_bio[nwb]'") from None
+    try:
+        with NWBHDF5IO(str(path), "r") as io:
+            units = io.read().units
+            if units is None or len(units) == 0:
+                raise CopiBioError(f"{path} has no units table with spike times")
+            trains = [np.asarray(units.get_unit_spike_times(i), dtype=float) for i in range(len(units))]
+    except (OSError, ValueError, KeyError) as err:
+        raise CopiBioError(f"cannot read NWB file {str(path)!r}: {err}") from None
+    t_stop = max((t.max() for t in trains if t.size), default=0.0) + 1e-3
+    return [neo.SpikeTrain(np.sort(t) * pq.s, t_start=0.0 * pq.s, t_stop=t_stop * pq.s) for t in trains]
 
 
 def mean_rate(spiketrains: Sequence[neo.SpikeTrain]) -> float:
