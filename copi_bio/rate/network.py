@@ -20,8 +20,8 @@ Equations integrated (exponential Euler on every leak; see docs/equations.md):
 
 Implementation: a step costs its matrix products and little else
 (``benchmarks/bench_rate.py`` compares it with that bound). Every product
-goes through one BLAS library (scipy's ``?gemm``, also used by
-:func:`~.linalg.gemm_update`) so that a single BLAS thread pool runs;
+goes through one BLAS library (scipy's ``?gemm``: :func:`~.linalg.matmul_into`
+and :func:`~.linalg.gemm_update`) so that a single BLAS thread pool runs;
 products write into arrays of the state (``x``, ``a_out``, ``delta``, ``r``)
 or into scratch arrays kept in ``State.work``; the plasticity updates
 accumulate inside ``gemm`` (``offdiag<x x^T> R`` as ``x^T (x R)``, O(N^2 B));
@@ -35,42 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scipy.linalg import blas
-
 from ..spec import Model
 from ..transfer import transfer
 from .adam import Adam
-from .linalg import gemm_update
-
-_GEMM = {np.dtype(np.float64): blas.dgemm, np.dtype(np.float32): blas.sgemm}
-
-
-def _fortran_operand(m: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """``(array, trans)`` with ``op(array) = m.T`` and ``array`` Fortran-ordered, or None (would copy)."""
-    if m.flags.c_contiguous:
-        return m.T, 0
-    if m.flags.f_contiguous:
-        return m, 1
-    return None
-
-
-def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out[...] = a @ b`` through the same BLAS (scipy's) as :func:`gemm_update`.
-
-    Keeping every product of a step on one BLAS library keeps one pool of
-    BLAS threads busy instead of two pools competing for the cores. Falls
-    back to :func:`numpy.matmul` where the operands do not suit ``gemm``.
-    """
-    gemm = _GEMM.get(out.dtype)
-    if gemm is not None and out.flags.c_contiguous and a.dtype == out.dtype and b.dtype == out.dtype:
-        bb, aa = _fortran_operand(b), _fortran_operand(a)
-        if bb is not None and aa is not None and out.size:
-            # out^T = b^T a^T, written into the Fortran-ordered view out.T
-            res = gemm(1.0, bb[0], aa[0], beta=0.0, c=out.T, trans_a=bb[1], trans_b=aa[1], overwrite_c=1)
-            if res.ctypes.data == out.ctypes.data:
-                return out
-    return np.matmul(a, b, out=out)
-
+from .linalg import gemm_update, matmul_into
 
 @dataclass
 class State:
@@ -233,7 +201,7 @@ class RateNetwork:
                 a = s.a_out
             else:
                 a = self._scratch(s, "a", post, shape, np.result_type(x, w))
-            _matmul(x, w.T, a)
+            matmul_into(x, w.T, a)
             if self.b[k] is not None:
                 a += self.b[k]
             u, e = s.u[post], self.decay_u[post]
@@ -296,10 +264,10 @@ class RateNetwork:
             elif z.dtype != lat.dtype:
                 drive = z @ lat.T
             elif self.decay_x is None and self._writable(x, shape) and not np.may_share_memory(x, z):
-                _matmul(z, lat.T, x)  # x = z R^T, written in place
+                matmul_into(z, lat.T, x)  # x = z R^T, written in place
                 drive = None
             else:
-                drive = _matmul(z, lat.T, self._scratch(s, "xdrive", k, shape, lat.dtype))
+                drive = matmul_into(z, lat.T, self._scratch(s, "xdrive", k, shape, lat.dtype))
             if drive is not None:
                 if self.decay_x is None:
                     s.x[k] = np.ascontiguousarray(drive, dtype=self.dtype)
@@ -329,7 +297,8 @@ class RateNetwork:
             u *= e
             u += (1.0 - e) * (a + d)
 
-    def _feedback(self, s: State, slopes: list | None = None) -> None:
+    def _feedback(self, s: State, slopes: list) -> None:
+        """Hidden perturbations, top down; ``slopes[k]`` is f'(u_k) when the step already has it."""
         mode = self.model.feedback.mode
         last = self.n_layers
         for k in range(last - 1, 0, -1):
@@ -338,12 +307,10 @@ class RateNetwork:
             src = s.delta[k + 1] if mode != "dfa" else s.delta[last]
             mat = self.W[k] if mode == "bp" else self.G[k]
             shape = (src.shape[0], mat.shape[1])
-            g = _matmul(src, mat, self._scratch(s, "g", k, shape, np.result_type(src, mat)))
+            g = matmul_into(src, mat, self._scratch(s, "g", k, shape, np.result_type(src, mat)))
             if mode == "bp":
                 g = self._lateral_transpose(s, k, g)
-            fpk = slopes[k] if slopes is not None else None
-            if fpk is None:
-                fpk = self.fprime[k](s.u[k])
+            fpk = slopes[k] if slopes[k] is not None else self.fprime[k](s.u[k])
             d = s.delta[k]
             if self.decay_d is None:
                 if self._writable(d, g.shape) and g.dtype == d.dtype:
@@ -366,7 +333,7 @@ class RateNetwork:
         if self.model.lateral.rule != "foldiak":
             if g.dtype != lat.dtype:
                 return g @ lat
-            return _matmul(g, lat, self._scratch(s, "gl", k, g.shape, g.dtype))
+            return matmul_into(g, lat, self._scratch(s, "gl", k, g.shape, g.dtype))
         # adjoint relaxation of x = (I + M)^-1 z, same time constant as x
         y = s.adjoint[k]
         y *= self.decay_x
@@ -413,7 +380,7 @@ class RateNetwork:
                 # copi_bio: R <- R (I + eta diag<x^2>) - eta R <x x^T>,  with (R x)^T = x R^T
                 op = lat if rule == "copi" else lat.T
                 if xs.dtype == lat.dtype:
-                    xr = _matmul(xs, op, self._scratch(s, "xr", k, xs.shape, lat.dtype))
+                    xr = matmul_into(xs, op, self._scratch(s, "xr", k, xs.shape, lat.dtype))
                 else:
                     xr = xs @ op
                 if rule == "copi":
