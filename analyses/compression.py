@@ -9,7 +9,6 @@ Usage: python analyses/compression.py --out figures/compression [--small]
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from copi_bio.analysis import features
 from copi_bio.analysis.figures import save_figure

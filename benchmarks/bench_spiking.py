@@ -31,7 +31,7 @@ from copi_bio import load_model
 def make_model(seconds: float, device: str, build_dir: str | None = None):
     """The benchmark network as a copi_bio model (teacher-student shape, 800 -> 200)."""
     presentations = max(1, int(round(seconds / 0.1)))
-    sets = [f"populations.input.size=800", "populations.output.size=200",
+    sets = ["populations.input.size=800", "populations.output.size=200",
             f"protocol.presentations={presentations}", f"protocol.eval_every={presentations}",
             "lateral.rule=none", f"spiking.device={device}",
             "protocol.t_settle=0 ms"]

@@ -6,6 +6,9 @@ it had and what would have been allowed.
 
 from __future__ import annotations
 
+RUNAWAY = 1e6
+"""A state or weight whose magnitude exceeds this (inputs are O(1)) has diverged."""
+
 
 class CopiBioError(Exception):
     """Base class of all copi_bio errors."""

@@ -180,7 +180,7 @@ def check_model(model: Model) -> None:
     fixed = {"digits": (64, 10), "mnist": (784, 10)}.get(task.kind)
     if fixed is not None:
         if pops[0].size != fixed[0]:
-            raise ModelError(f"populations[0].size", pops[0].size, f"{fixed[0]} for task {task.kind!r}")
+            raise ModelError("populations[0].size", pops[0].size, f"{fixed[0]} for task {task.kind!r}")
         if pops[-1].size != fixed[1]:
             raise ModelError(f"populations[{len(pops) - 1}].size", pops[-1].size,
                              f"{fixed[1]} for task {task.kind!r}")

@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path

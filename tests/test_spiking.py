@@ -10,7 +10,8 @@ from copi_bio.errors import ModelError
 from copi_bio.modelfile import dumps_model, parse_model, read_model_table
 from copi_bio.results import open_result, save_result
 from copi_bio.simulation import simulate
-from copi_bio.spiking.measures import count_correlation, effective_weights, spike_counts
+from copi_bio.initial import effective_weights
+from copi_bio.spiking.measures import count_correlation, spike_counts
 
 
 def _r_sc(ds, pop: str, start: float, stop: float, window: float = 0.1) -> float:
@@ -73,7 +74,7 @@ def test_spiking_copi_matches_rate_backend_and_teacher():
     rate = simulate(load_model("teacher_student"))
     teacher = spk["teacher_weights"].values
     np.testing.assert_allclose(teacher, rate["teacher_weights"].values)
-    w_spk = effective_weights(spk["W_input_output"].values[-1], spk["M_input"].values[-1])
+    w_spk = effective_weights(spk["W_input_output"].values[-1], spk["M_input"].values[-1], foldiak=True)
     w_rate = rate["W_input_output"].values[-1] @ rate["R_input"].values[-1]
     r_teacher = np.corrcoef(w_spk.ravel(), teacher.ravel())[0, 1]
     r_rate = np.corrcoef(w_spk.ravel(), w_rate.ravel())[0, 1]

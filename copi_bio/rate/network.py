@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..initial import effective_weights, initial_weights
 from ..spec import Model
 from ..transfer import transfer
 from .adam import Adam
@@ -101,12 +102,8 @@ class RateNetwork:
         self.gamma = fb.gamma
         self.decorrelated = [model.decorrelates(k) for k in range(self.n_layers)]
         self.W, self.L, self.b, self.G = [], [], [], []
-        for k in range(self.n_layers):
+        for k, w in enumerate(initial_weights(model, rng)):
             n_in, n_out = self.sizes[k], self.sizes[k + 1]
-            if model.plasticity.init == "xavier":
-                w = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / (n_in + n_out))
-            else:
-                w = np.zeros((n_out, n_in))
             self.W.append(np.ascontiguousarray(w, dtype=self.dtype))
             if not self.decorrelated[k]:
                 self.L.append(None)
@@ -147,12 +144,7 @@ class RateNetwork:
 
     def effective_weights(self, k: int) -> np.ndarray:
         """Map from population ``k``'s rates to the drive of ``k + 1`` (``W R`` or ``W (I+M)^-1``)."""
-        w, lat = self.W[k], self.L[k]
-        if lat is None:
-            return w.astype(float)
-        if self.model.lateral.rule == "foldiak":
-            return np.linalg.solve((np.eye(len(lat)) + lat).T, w.T.astype(float)).T
-        return w.astype(float) @ lat.astype(float)
+        return effective_weights(self.W[k], self.L[k], self.model.lateral.rule == "foldiak")
 
     # ------------------------------------------------------------------- step
     @staticmethod

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..errors import ModelError, SimulationError
+from ..errors import RUNAWAY, ModelError, SimulationError
+from ..initial import seeded_generators
 from ..metrics import relative_error
 from ..progress import ProgressBar
 from ..record import ConnectionStats, RunRecord
@@ -17,13 +18,7 @@ from ..spec import Model
 from ..tasks import TaskData, build_task
 from .network import RateNetwork, State
 
-RUNAWAY = 1e6  # |u| beyond this (in units of the input scale) is a diverged run
 EVAL_CHUNK = 2048
-
-
-def seeded_generators(seed: int) -> tuple[np.random.Generator, ...]:
-    """Independent generators for the task, the initial weights and the stimulus stream."""
-    return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
 
 
 def evaluate(net: RateNetwork, task: TaskData) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Post-hoc measures of a spiking run: spike-count correlations, readout losses."""
+"""Post-hoc measures of a spiking run: spike counts and their correlations."""
 
 from __future__ import annotations
 
@@ -33,10 +33,3 @@ def count_correlation(counts: np.ndarray) -> tuple[float, float]:
     if not vals.size:
         return float("nan"), float("nan")
     return float(vals.mean()), float(np.abs(vals).mean())
-
-
-def effective_weights(w: np.ndarray, lateral: np.ndarray | None) -> np.ndarray:
-    """Map from input values to the drive of the next population, ``W (I + M)^-1``."""
-    if lateral is None:
-        return w
-    return np.linalg.solve((np.eye(len(lateral)) + lateral).T, w.T).T

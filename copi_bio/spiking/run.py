@@ -24,14 +24,15 @@ import brian2 as b2
 import numpy as np
 from brian2 import second
 
-from ..errors import SimulationError
+from ..errors import RUNAWAY, SimulationError
+from ..initial import effective_weights, initial_weights, seeded_generators
 from ..metrics import relative_error
 from ..record import RunRecord
 from ..spec import Model
 from ..tasks import TaskData, build_task
 from ..transfer import transfer
 from . import builder, device
-from .measures import count_correlation, effective_weights, spike_counts
+from .measures import count_correlation, spike_counts
 
 
 def _gates(model: Model) -> tuple[np.ndarray, np.ndarray]:
@@ -56,18 +57,6 @@ def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np
     return np.asarray(z, dtype=float), (np.asarray(t, dtype=float) if task.n_out else None)
 
 
-def _init_weights(model: Model, rng: np.random.Generator) -> list[np.ndarray]:
-    sizes = [p.size for p in model.populations]
-    out = []
-    for k in range(len(sizes) - 1):
-        n_in, n_out = sizes[k], sizes[k + 1]
-        if model.plasticity.init == "xavier":
-            out.append(rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / (n_in + n_out)))
-        else:
-            out.append(np.zeros((n_out, n_in)))
-    return out
-
-
 def build(model: Model, task: TaskData, init_rng: np.random.Generator,
           data_rng: np.random.Generator) -> builder.SpikingNetwork:
     """Create all Brian2 objects of a model (the device must already be active)."""
@@ -82,7 +71,7 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     eta_l = spk.eta_lateral if spk.eta_lateral is not None else 1.0 / model.lateral.tau
     groups = [builder.build_stimulus(model, stim)]
     groups += [builder.build_soma(model, i, target) for i in range(1, len(pops))]
-    w0 = _init_weights(model, init_rng)
+    w0 = initial_weights(model, init_rng)
     forward = [builder.build_forward(model, k, groups[k], groups[k + 1], w0[k], gate_w, eta_w)
                for k in range(n_layers)]
     lateral = []
@@ -156,7 +145,7 @@ def _readout(model: Model, task: TaskData, ws: list[np.ndarray], ms: list[np.nda
     for k, w in enumerate(ws):
         pop = model.populations[k + 1]
         f = transfer(pop.transfer, pop.slope)[0]
-        h = f(h @ effective_weights(w, ms[k] if k < len(ms) else None).T)
+        h = f(h @ effective_weights(w, ms[k] if k < len(ms) else None, foldiak=True).T)
     out = {"test_loss": float(np.mean((task.test_targets - h) ** 2))}
     if task.classification:
         out["test_accuracy"] = float(np.mean(np.argmax(h, axis=1) == task.test_labels))
@@ -205,7 +194,8 @@ def _collect(model: Model, task: TaskData, snet: builder.SpikingNetwork, record:
             continue
         row = _readout(model, task, ws, ms)
         if task.teacher is not None and n_layers == 1:
-            row["inference_error_teacher"] = relative_error(effective_weights(ws[0], ms[0]), task.teacher)
+            row["inference_error_teacher"] = relative_error(effective_weights(ws[0], ms[0], foldiak=True),
+                                                            task.teacher)
         if t > prev:
             for k, pop in enumerate(pops):
                 st, si = spikes[pop.name]
@@ -223,9 +213,6 @@ def _collect(model: Model, task: TaskData, snet: builder.SpikingNetwork, record:
         record.states[(var, pop)] = [values[:, s][None, :] for s in range(values.shape[1])]
         if not record.time:
             record.time = list(np.asarray(mon.t / second))
-
-
-RUNAWAY = 1e6  # |u| or |W| beyond this is a diverged run
 
 
 def _check_potentials(model: Model, snet: builder.SpikingNetwork) -> None:
@@ -263,8 +250,6 @@ def run_spiking(model: Model, progress: bool = False) -> RunRecord:
     RunRecord
         Weight snapshots, metrics, spikes and recorded states.
     """
-    from ..rate.simulate import seeded_generators
-
     task_rng, init_rng, data_rng = seeded_generators(model.seed)
     pops = model.populations
     task = build_task(model.task, pops[0].size, pops[-1].size, task_rng)
