@@ -23,11 +23,15 @@ def correlation_from_covariance(cov: np.ndarray) -> np.ndarray:
         return cov / np.outer(sd, sd)
 
 
+def upper_pairs(matrix: np.ndarray) -> np.ndarray:
+    """Values above the diagonal, one per unordered pair (NaN pairs dropped)."""
+    vals = matrix[np.triu_indices(matrix.shape[0], 1)]
+    return vals[np.isfinite(vals)]
+
+
 def mean_abs_offdiag(corr: np.ndarray) -> float:
     """Mean of ``|C_ij|`` over pairs ``i < j`` (NaN pairs ignored)."""
-    iu = np.triu_indices(corr.shape[0], 1)
-    vals = np.abs(corr[iu])
-    vals = vals[np.isfinite(vals)]
+    vals = np.abs(upper_pairs(corr))
     return float(vals.mean()) if vals.size else float("nan")
 
 

@@ -18,6 +18,7 @@ from elephant.conversion import BinnedSpikeTrain
 from elephant.spike_train_correlation import correlation_coefficient, spike_time_tiling_coefficient
 
 from ..errors import CopiBioError
+from ..metrics import upper_pairs
 
 DEFAULT_WINDOWS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -77,12 +78,6 @@ def to_neo(ds: xr.Dataset, population: str, t_start: float | None = None,
     t0 = 0.0 if t_start is None else t_start
     t1 = float(ds.attrs.get("spike_duration", times.max(initial=0.0) + 1e-9)) if t_stop is None else t_stop
     return spiketrains_from_arrays(times, ds[f"spike_index_{population}"].values, n, t0, t1)
-
-
-def upper_pairs(matrix: np.ndarray) -> np.ndarray:
-    """Values above the diagonal, one per unordered pair (NaN pairs dropped)."""
-    vals = matrix[np.triu_indices(matrix.shape[0], 1)]
-    return vals[np.isfinite(vals)]
 
 
 def spike_count_correlations(spiketrains: Sequence, window: float) -> np.ndarray:

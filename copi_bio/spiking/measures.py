@@ -27,9 +27,7 @@ def count_correlation(counts: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     cov = np.cov(counts, rowvar=False)
     corr = m.correlation_from_covariance(np.atleast_2d(cov))
-    iu = np.triu_indices(corr.shape[0], 1)
-    vals = corr[iu]
-    vals = vals[np.isfinite(vals)]
+    vals = m.upper_pairs(corr)
     if not vals.size:
         return float("nan"), float("nan")
     return float(vals.mean()), float(np.abs(vals).mean())
