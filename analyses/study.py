@@ -12,6 +12,7 @@ import xarray as xr
 
 import copi_bio
 from copi_bio.analysis import features
+from copi_bio.atomic import atomic_write
 from copi_bio.tasks import TaskData, digits
 
 
@@ -27,14 +28,13 @@ def run_or_load(model: str, overrides: Iterable[str], out_dir: Path, tag: str) -
 
 def write_table(rows: list[dict], path: Path) -> Path:
     """Write rows (dicts with the same keys) as CSV, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
-    return path
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return atomic_write(path, write)
 
 
 def parser(description: str) -> argparse.ArgumentParser:

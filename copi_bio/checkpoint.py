@@ -20,10 +20,10 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write
 from .errors import CopiBioError
 from .spec import Model
 
@@ -49,23 +49,18 @@ def checkpoint_path(out_dir: str | Path, model: Model) -> Path:
 def save_checkpoint(path: str | Path, model: Model, payload: dict[str, Any]) -> Path:
     """Write ``payload`` atomically to ``path`` (temporary file + ``os.replace``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a run killed while writing
         stale.unlink(missing_ok=True)
     blob = {"format": FORMAT, "model_hash": model_hash(model), "backend": model.backend,
             "payload": payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
             pickle.dump(blob, fh, protocol=pickle.HIGHEST_PROTOCOL)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def remove_checkpoint(path: str | Path) -> None:

@@ -22,16 +22,15 @@ All times are in seconds.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import platform
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from .atomic import atomic_write
 from .errors import CopiBioError
 from .modelfile import dumps_model
 from .record import RunRecord
@@ -147,21 +146,7 @@ def save_result(ds: xr.Dataset, path: str | Path) -> Path:
     Path
         The written file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4")
-        # mkstemp creates the file 0600; give the result the usual umask mode
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
 
 
 def open_result(path: str | Path) -> xr.Dataset:

@@ -41,6 +41,7 @@ import numpy as np
 import tomli_w
 import xarray as xr
 
+from .atomic import atomic_write
 from .errors import CopiBioError, ModelError
 from .modelfile import dumps_model, load_model, parse_override, resolve_model_path
 from .results import package_versions, save_result
@@ -424,15 +425,7 @@ def _coord_values(values: list[Any]) -> np.ndarray:
 
 
 def _write_json_atomic(data: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
 
 
 def _save_zarr(ds: xr.Dataset, path: Path) -> Path:

@@ -11,19 +11,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
+from ..atomic import atomic_write  # noqa: E402
 from .correlations import rate_correlations  # noqa: E402
 
 
 def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
     """Write ``name.png`` and ``name.svg`` into ``out_dir`` and close the figure."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "svg"):
-        path = out_dir / f"{name}.{ext}"
-        tmp = out_dir / f".{name}.tmp.{ext}"
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        tmp.replace(path)
-        paths.append(path)
+    paths = [atomic_write(out_dir / f"{name}.{ext}",
+                          lambda tmp, ext=ext: fig.savefig(tmp, format=ext, dpi=120, bbox_inches="tight"))
+             for ext in ("png", "svg")]
     plt.close(fig)
     return paths
 
