@@ -53,16 +53,16 @@ def test_unknown_key():
     expect_error(table, "bogus", "1")
 
 
-def test_wrong_type():
+@pytest.mark.parametrize("section,key,value,name,allowed", [
+    ("protocol", "presentations", "many", "protocol.presentations", "integer"),
+    ("feedback", "gamma", "4", "feedback.gamma", "number"),
+    (("populations", 1), "size", 2.5, "populations[1].size", ""),
+])
+def test_wrong_type(section, key, value, name, allowed):
     table = model_table()
-    table["protocol"]["presentations"] = "many"
-    expect_error(table, "protocol.presentations", "'many'", allowed="integer")
-    table = model_table()
-    table["feedback"]["gamma"] = "4"
-    expect_error(table, "feedback.gamma", "'4'", allowed="number")
-    table = model_table()
-    table["populations"][1]["size"] = 2.5
-    expect_error(table, "populations[1].size", "2.5")
+    node = table[section[0]][section[1]] if isinstance(section, tuple) else table[section]
+    node[key] = value
+    expect_error(table, name, repr(value), allowed=allowed)
 
 
 @pytest.mark.parametrize("value", ["-5 ms", "0 ms", "0 s"])
