@@ -1,4 +1,4 @@
-"""Command line: ``copi-bio run | sweep | models | show | analyze``."""
+"""Command line: ``copi-bio run | sweep | models | show | analyze | export``."""
 
 from __future__ import annotations
 
@@ -6,30 +6,63 @@ import argparse
 import sys
 from pathlib import Path
 
-from .checkpoint import checkpoint_path, remove_checkpoint
+from .checkpoint import CheckpointError, checkpoint_path, read_header, remove_checkpoint
 from .errors import CopiBioError, SimulationError
-from .modelfile import DEFAULT_MODEL, available_models, load_model, read_model_table
-from .results import open_result, save_result, summarize
+from .modelfile import DEFAULT_MODEL, available_models, load_model, model_hash, read_model_table
+from .outdir import output_path, prepare_output_folder
+from .results import check_replace, open_result, save_result, summarize
 from .simulation import simulate
+from .spec import Model
+
+
+def run_paths(out_dir: str | Path, model: Model) -> dict[str, Path]:
+    """The files ``copi-bio run`` may write for ``model`` in ``out_dir``.
+
+    ``result`` (``NAME_seedS.nc``), ``partial`` (``NAME_seedS.partial.nc``,
+    kept when a run diverges) and ``checkpoint`` (``NAME_seedS.ckpt``), each
+    checked to resolve inside ``out_dir``.
+    """
+    stem = f"{model.name}_seed{model.seed}"
+    return {"result": output_path(out_dir, f"{stem}.nc"),
+            "partial": output_path(out_dir, f"{stem}.partial.nc"),
+            "checkpoint": output_path(out_dir, checkpoint_path(out_dir, model).name)}
+
+
+def _checkpoint_to_use(ckpt: Path, model: Model, every: int | None, overwrite: bool) -> Path | None:
+    """The checkpoint file a rate run resumes from or writes, after checking its header."""
+    if ckpt.exists() or ckpt.is_symlink():
+        try:
+            read_header(ckpt, model)
+        except CheckpointError as err:
+            if not overwrite:
+                raise CheckpointError(f"{err} (--overwrite discards it)") from None
+            print(f"--overwrite: discarding {ckpt}", file=sys.stderr)
+            remove_checkpoint(ckpt)
+            return ckpt if every is not None else None
+        print(f"resuming from checkpoint {ckpt}", file=sys.stderr)
+        return ckpt
+    return ckpt if every is not None else None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.set)
-    out_dir = Path(args.out)
-    target = out_dir / f"{model.name}_seed{model.seed}.nc"
-    print(f"running {model.name} ({model.source}) with the {model.backend} backend", file=sys.stderr)
-    every = getattr(args, "checkpoint_every", None)
+    out_dir = prepare_output_folder(args.out)  # before simulating: fail now, not after the run
+    paths = run_paths(out_dir, model)
+    target, digest = paths["result"], model_hash(model)
+    if check_replace(target, digest, args.overwrite) and not args.overwrite:
+        print(f"{target} already holds the result of this model (same model_hash); nothing to run "
+              "(--overwrite runs it again)")
+        return 0
+    check_replace(paths["partial"], digest, args.overwrite)
+    every = args.checkpoint_every
     ckpt = None
     if model.backend == "rate":
-        ckpt = checkpoint_path(out_dir, model)
-        if ckpt.exists():
-            print(f"resuming from checkpoint {ckpt}", file=sys.stderr)
-        elif every is None:
-            ckpt = None
+        ckpt = _checkpoint_to_use(paths["checkpoint"], model, every, args.overwrite)
     elif every is not None:
         print("note: spiking runs write no checkpoints; a killed run restarts from the beginning "
               "(same seed, same result)", file=sys.stderr)
         every = None
+    print(f"running {model.name} ({model.source}) with the {model.backend} backend", file=sys.stderr)
     try:
         ds = simulate(model, progress=not args.quiet, checkpoint=ckpt, checkpoint_every=every)
     except SimulationError as err:
@@ -37,10 +70,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             remove_checkpoint(ckpt)  # resuming would diverge again
         partial = getattr(err, "partial", None)
         if partial is not None:
-            kept = save_result(partial, target.with_suffix(".partial.nc"))
+            kept = save_result(partial, paths["partial"], overwrite=True)  # checked above
             print(f"partial results kept in {kept}", file=sys.stderr)
         raise
-    path = save_result(ds, target)
+    path = save_result(ds, target, overwrite=True)  # checked above
     if ckpt is not None:
         remove_checkpoint(ckpt)
     print(summarize(ds))
@@ -57,7 +90,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if key in grid:
             raise CopiBioError(f"--grid {key} given twice; list all its values in one --grid")
         grid[key] = values
-    sweep = Sweep(args.model, grid, parse_seeds(args.seeds), args.out, args.set)
+    sweep = Sweep(args.model, grid, parse_seeds(args.seeds), args.out, args.set, overwrite=args.overwrite)
+    prepare_output_folder(sweep.out_dir)  # before announcing the sweep (Sweep.run checks again)
     n = len(sweep.seeds) * int(__import__("math").prod(len(v) for v in grid.values()))
     where = args.scheduler or f"a LocalCluster with {args.workers} worker(s)"
     print(f"sweep of {sweep.model_path.stem}: {n} runs on {where} -> {sweep.out_dir}", file=sys.stderr)
@@ -94,9 +128,19 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis.figures import standard_figures
 
     ds = open_result(args.result)
-    out = Path(args.out) if args.out else Path(args.result).with_suffix("")
+    out = prepare_output_folder(args.out if args.out else Path(args.result).with_suffix(""))
     for path in standard_figures(ds, out):
         print(path)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_nwb
+
+    ds = open_result(args.result)
+    if Path(args.nwb).resolve() == Path(args.result).resolve():
+        raise CopiBioError(f"--nwb {args.nwb} is the result file itself; choose another file name")
+    print(f"saved {export_nwb(ds, args.nwb, overwrite=args.overwrite)}")
     return 0
 
 
@@ -123,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N",
                      help="rate backend: save a checkpoint OUT/NAME_seedS.ckpt every N presentations; "
                           "rerunning the same command resumes from it (bit-identical result)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a result (or checkpoint) in --out that belongs to a different model; "
+                          "without it such files are refused, and a result of the same model means "
+                          "there is nothing to run")
     run.set_defaults(func=_cmd_run)
     sweep = sub.add_parser("sweep", help="run a model for every combination of --grid values and --seeds "
                            "on a dask cluster")
@@ -138,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", default="sweep", help="output folder (default: ./sweep)")
     sweep.add_argument("--format", choices=("netcdf", "zarr"), default="netcdf",
                        help="format of the combined file (default: netcdf)")
+    sweep.add_argument("--overwrite", action="store_true",
+                       help="replace run files and the combined file in --out that belong to a different "
+                            "model or sweep (refused without it); finished runs of the same model are "
+                            "always kept")
     sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
     models = sub.add_parser("models", help="list the model library")
@@ -151,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("result", help="result .nc file")
     analyze.add_argument("--out", default=None, help="figure folder (default: next to the result)")
     analyze.set_defaults(func=_cmd_analyze)
+    export = sub.add_parser("export", help="write a result file as NWB (spikes as units, recorded states and "
+                            "binned rates as time series, the model file and provenance as metadata)")
+    export.add_argument("result", help="result .nc file")
+    export.add_argument("--nwb", required=True, metavar="FILE.nwb", help="NWB file to write (needs pynwb: "
+                        'pip install "copi_bio[nwb]")')
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace FILE.nwb when it is not an export of a result of the same model "
+                             "(refused without it); an export of the same model is always rewritten")
+    export.set_defaults(func=_cmd_export)
     return parser
 
 
@@ -161,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CopiBioError as err:
         print(f"copi-bio: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # one line, not a traceback, for what the checks above did not foresee
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"copi-bio: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
 
 

@@ -6,6 +6,9 @@ This is the only module that reads TOML. Backends receive spec objects.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -13,13 +16,43 @@ from typing import Any, Iterable, Mapping
 import tomli_w
 
 from .errors import ModelError
+from .stability import check_stability
 from .units import format_quantity
-from .spec import (FORWARD_RULES, TASKS, FeedbackPathway, LateralInhibition, Model, Population,
+from .spec import (FORWARD_RULES, TASKS, FeedbackPathway, LateralInhibition, Model, NetworkModel, Population,
                    Protocol, Recording, SpikingParams)
 
 DEFAULT_MODEL = "teacher_student"
 _TOP_KEYS = ("name", "description", "backend", "seed", "populations", "lateral", "plasticity",
              "feedback", "task", "protocol", "recording", "spiking")
+NAME_MAX = 100
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+NAME_RULE = (f"1 to {NAME_MAX} ASCII letters, digits, '_', '-' or '.', starting with a letter, digit or "
+             "'_' and without '..' (the name becomes part of output file names)")
+
+
+def check_name(key: str, value: Any) -> str:
+    """Return ``value`` if it is a safe model (or sweep) name, else raise.
+
+    A safe name is one path component that cannot climb out of a folder:
+    letters, digits, ``_``, ``-`` and ``.`` only, no leading ``.`` or ``-``,
+    no ``..``, at most :data:`NAME_MAX` characters.
+
+    Raises
+    ------
+    ModelError
+        Naming ``key`` and the value.
+    """
+    if (not isinstance(value, str) or len(value) > NAME_MAX or not _NAME.fullmatch(value)
+            or ".." in value):
+        raise ModelError(key, value, NAME_RULE)
+    return value
+
+
+def _default_name(source: str) -> str:
+    """A safe name from the model file's stem when the file sets none."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).stem)
+    stem = re.sub(r"\.{2,}", ".", stem).lstrip(".-")[:NAME_MAX]
+    return stem or "model"
 
 
 def library_dirs() -> list[Path]:
@@ -117,13 +150,18 @@ def parse_model(data: Mapping[str, Any], source: str = "<memory>") -> Model:
         raise
 
 
-def _parse(data: Mapping[str, Any], source: str) -> Model:
+def _parse(data: Mapping[str, Any], source: str) -> Model | NetworkModel:
+    if isinstance(data.get("name"), str):
+        check_name("name", data["name"])  # any kind of model: the name becomes output file names
+    if "network" in data:  # an E/I spiking network (typed populations and projections)
+        return NetworkModel.from_mapping(data, source)
     unknown = sorted(set(data) - set(_TOP_KEYS))
     if unknown:
         raise ModelError(unknown[0], data[unknown[0]], "a top-level key: " + ", ".join(_TOP_KEYS))
     for key in ("name", "description"):
         if not isinstance(data.get(key, ""), str):
             raise ModelError(key, data[key], "a string")
+    name = data["name"] if "name" in data else _default_name(source)
     backend = data.get("backend", "rate")
     if not isinstance(backend, str) or backend not in ("rate", "spiking"):
         raise ModelError("backend", backend, "'rate' or 'spiking'")
@@ -155,11 +193,11 @@ def _parse(data: Mapping[str, Any], source: str) -> Model:
         raise ModelError("task.kind", kind, "one of " + ", ".join(map(repr, TASKS)))
 
     model = Model(
-        name=data.get("name", Path(source).stem), description=data.get("description", ""),
+        name=name, description=data.get("description", ""),
         backend=backend, seed=seed, populations=pops,
         lateral=LateralInhibition.from_mapping(data.get("lateral", {}), "lateral"),
         plasticity=FORWARD_RULES[rule].from_mapping(plast_raw, "plasticity"),
-        feedback=FeedbackPathway.from_mapping(data.get("feedback", {}), "feedback"),
+        feedback=_feedback(data.get("feedback", {}), backend),
         task=TASKS[kind].from_mapping(task_raw, "task"),
         protocol=Protocol.from_mapping(data.get("protocol", {}), "protocol"),
         recording=Recording.from_mapping(data.get("recording", {}), "recording"),
@@ -168,6 +206,16 @@ def _parse(data: Mapping[str, Any], source: str) -> Model:
     )
     check_model(model)
     return model
+
+
+def _feedback(table: Any, backend: str) -> FeedbackPathway:
+    """The [feedback] table; an omitted ``perturbation`` is the backend's own:
+    ``"prediction"`` (the paper's algorithm) for rate models, ``"nudging"``
+    (the only form the spiking backend implements) for spiking ones."""
+    feedback = FeedbackPathway.from_mapping(table, "feedback")
+    if feedback.perturbation is None:
+        feedback = dataclasses.replace(feedback, perturbation="prediction" if backend == "rate" else "nudging")
+    return feedback
 
 
 def check_model(model: Model) -> None:
@@ -191,12 +239,16 @@ def check_model(model: Model) -> None:
     if proto.t_settle >= proto.t_present:
         raise ModelError("protocol.t_settle", f"{proto.t_settle * 1e3:g} ms",
                          f"shorter than t_present = {proto.t_present * 1e3:g} ms")
-    # Exponential Euler integrates each leak exactly; the coupling terms
-    # (lateral inhibition, feedback) are explicit and need dt <= tau.
-    neuronal = [(f"populations[{i}].tau", p.tau) for i, p in enumerate(pops) if i > 0]
+    # Exponential Euler integrates each leak exactly. With self-consistent
+    # nudging the somata feed back on themselves through the perturbation (an
+    # explicit coupling that needs dt <= tau); in the prediction formulation a
+    # step is a feedforward sweep without loops (bottom-up predictions,
+    # top-down perturbations, somata), stable at any dt.
+    neuronal = [(f"populations[{i}].tau", p.tau) for i, p in enumerate(pops)
+                if i > 0 and model.feedback.perturbation == "nudging"]
     if model.lateral.tau_x is not None:
         neuronal.append(("lateral.tau_x", model.lateral.tau_x))
-    if model.feedback.tau is not None:
+    if model.feedback.tau is not None and model.feedback.perturbation == "nudging":
         neuronal.append(("feedback.tau", model.feedback.tau))
     for key, tau in neuronal:
         if proto.dt > tau * (1 + 1e-9):
@@ -225,6 +277,7 @@ def check_model(model: Model) -> None:
             raise ModelError("recording.interval", f"{model.recording.interval * 1e3:g} ms",
                              f"a whole multiple of dt = {proto.dt * 1e3:g} ms")
     check_sizes(model)
+    check_stability(model)
     if model.backend == "spiking":
         check_spiking(model)
     if model.backend == "rate" and pops[0].bias:
@@ -278,6 +331,10 @@ def check_sizes(model: Model) -> None:
 def check_spiking(model: Model) -> None:
     """Checks that only concern the spiking backend."""
     spk, proto = model.spiking, model.protocol
+    if model.feedback.perturbation != "nudging":
+        raise ModelError("feedback.perturbation", model.feedback.perturbation,
+                         "'nudging' with backend = 'spiking' (its output is nudged toward the target "
+                         "through the somatic potential; the prediction formulation is rate-only)")
     if model.lateral.rule not in ("foldiak", "none"):
         raise ModelError("lateral.rule", model.lateral.rule,
                          "'foldiak' or 'none' with backend = 'spiking' (lateral synapses subtract M xi)")
@@ -343,3 +400,12 @@ def load_model(model: str | Path | None = None, overrides: Iterable[str] = ()) -
 def dumps_model(model: Model) -> str:
     """The resolved model as TOML text (stored in result attributes)."""
     return tomli_w.dumps(model.to_mapping())
+
+
+def model_hash(model: Model) -> str:
+    """SHA-256 (hex) of the resolved model file: identifies what a run depends on.
+
+    Stored in result files (``model_hash`` attribute) and checkpoints; two
+    runs with the same hash give bit-identical results (rate backend).
+    """
+    return hashlib.sha256(dumps_model(model).encode()).hexdigest()

@@ -99,6 +99,11 @@ class RunRecord:
         Simulated time (s) covered by ``spikes`` (for binned rates).
     rate_bin : float
         Bin width (s) of the stored binned rates.
+    spike_neurons : dict
+        ``population -> indices`` of the neurons whose spikes were recorded,
+        when only a subset was (binned rates then cover those neurons only).
+    variables : dict
+        Further data variables ``name -> (dims, array, attrs)`` stored as they are.
     attrs : dict
         Extra provenance attributes set by the backend.
     """
@@ -116,6 +121,8 @@ class RunRecord:
     spikes: dict = field(default_factory=dict)
     spike_duration: float = 0.0
     rate_bin: float = 0.1
+    spike_neurons: dict = field(default_factory=dict)
+    variables: dict = field(default_factory=dict)
 
     def add_metrics(self, t: float, presentation: int, values: dict[str, float]) -> None:
         """Append one row of metrics; names missing in this row become NaN."""

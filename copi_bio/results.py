@@ -12,9 +12,14 @@ Layout (``pop`` is a population name, ``pre``/``post`` a connection):
   ``inference_error_fixed_point_pre_post``, ``copi_bp_cosine_pre_post``;
 * ``teacher_weights`` when the task has a linear teacher;
 * spiking backend: ``spike_time_pop`` (s) and ``spike_index_pop`` along ``spike_pop``
-  and binned rates ``rate_pop`` (Hz) with dims ``(time_bin, neuron_pop)``;
-* attrs: the resolved model file (``model_toml``), seed, backend, source,
-  package versions, creation time, status and wall time.
+  and binned rates ``rate_pop`` (Hz) with dims ``(time_bin, neuron_pop)``, or
+  ``(time_bin, recorded_pop)`` when only some neurons were recorded;
+* attrs: the resolved model file (``model_toml``) and its SHA-256
+  (``model_hash``), seed, backend, source, package versions, creation time,
+  status and wall time.
+
+:func:`save_result` refuses to replace a file that holds the result of a
+different model (another ``model_hash``) unless ``overwrite=True``.
 
 All times are in seconds.
 """
@@ -22,17 +27,20 @@ All times are in seconds.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import platform
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import xarray as xr
 
 from .atomic import atomic_write
 from .errors import CopiBioError
-from .modelfile import dumps_model
+from .modelfile import dumps_model, model_hash
+from .outdir import OutputError, free_space_text
 from .record import RunRecord
 
 _STATE_UNITS = {"r": "rate (a.u.)", "u": "somatic potential (a.u.)",
@@ -91,6 +99,8 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
         pre, post = model.populations[0].name, model.populations[-1].name
         ds["teacher_weights"] = ((f"neuron_{post}", f"neuron_{pre}"), record.teacher)
     _add_spikes(ds, record)
+    for name, (dims, values, attrs) in record.variables.items():
+        ds[name] = (dims, values, attrs)
     for pop in model.populations:
         dim = f"neuron_{pop.name}"
         if dim in ds.dims:
@@ -101,6 +111,7 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
         "model_name": model.name,
         "model_source": model.source,
         "model_toml": dumps_model(model),
+        "model_hash": model_hash(model),
         "backend": model.backend,
         "seed": model.seed,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -128,11 +139,82 @@ def _add_spikes(ds: xr.Dataset, record: RunRecord) -> None:
         ds[f"spike_time_{pop}"] = (f"spike_{pop}", times, {"units": "s", "long_name": f"spike times of {pop}"})
         ds[f"spike_index_{pop}"] = (f"spike_{pop}", idx, {"long_name": f"neuron index in {pop}"})
         counts, _, _ = np.histogram2d(times, idx, bins=(edges, np.arange(sizes[pop] + 1) - 0.5))
-        ds[f"rate_{pop}"] = (("time_bin", f"neuron_{pop}"), counts / record.rate_bin,
-                             {"units": "Hz", "long_name": f"binned firing rate of {pop}"})
+        attrs = {"units": "Hz", "long_name": f"binned firing rate of {pop}"}
+        if pop in record.spike_neurons:  # a recorded subset: rates of those neurons only
+            sub = np.asarray(record.spike_neurons[pop], dtype=np.int64)
+            ds.coords[f"recorded_{pop}"] = (f"recorded_{pop}", sub, {"long_name": f"recorded neurons of {pop}"})
+            ds[f"rate_{pop}"] = (("time_bin", f"recorded_{pop}"), counts[:, sub] / record.rate_bin, attrs)
+        else:
+            ds[f"rate_{pop}"] = (("time_bin", f"neuron_{pop}"), counts / record.rate_bin, attrs)
 
 
-def save_result(ds: xr.Dataset, path: str | Path) -> Path:
+class ResultExistsError(CopiBioError):
+    """The output file holds a result of a different model (or is not a result file)."""
+
+
+def identity(attrs: dict) -> str | None:
+    """What a result file is the result of: ``model_hash`` (runs) or ``sweep_hash`` (sweeps).
+
+    Files of copi_bio versions that did not store ``model_hash`` are
+    identified by the hash of their ``model_toml``.
+    """
+    if attrs.get("model_hash"):
+        return str(attrs["model_hash"])
+    if attrs.get("sweep_hash"):
+        return str(attrs["sweep_hash"])
+    if attrs.get("model_toml"):
+        return hashlib.sha256(str(attrs["model_toml"]).encode()).hexdigest()
+    return None
+
+
+def stored_identity(path: str | Path) -> tuple[bool, str | None]:
+    """``(readable, identity)`` of an existing file: is it a netCDF file, and of what.
+
+    Only the attributes are read (netCDF through netCDF4: data, never code).
+    """
+    try:
+        with xr.open_dataset(path, engine="netcdf4", decode_cf=False) as ds:
+            return True, identity(ds.attrs)
+    except Exception:  # not netCDF, a folder, unreadable: all mean "not a result file"
+        return False, None
+
+
+def check_replace(path: str | Path, new: str | None, overwrite: bool = False,
+                  reader: Callable[[Path], tuple[bool, str | None]] = stored_identity) -> bool:
+    """May a result identified by ``new`` be written to ``path``?
+
+    ``reader(path)`` gives ``(readable, identity)`` of the existing file
+    (default :func:`stored_identity`, for netCDF files).
+
+    Returns
+    -------
+    bool
+        True if ``path`` already holds a result with the same identity (the
+        same model), False if it does not exist or ``overwrite`` allows
+        replacing it.
+
+    Raises
+    ------
+    ResultExistsError
+        If ``path`` exists, holds something else (another model, or is not a
+        result file) and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return False
+    readable, found = reader(path)
+    if readable and found == new:
+        return True
+    if overwrite:
+        return False
+    what = ("is not a copi_bio result file" if not readable else
+            "holds the result of a different model" if found else "holds a result with no model hash")
+    detail = f" (model_hash {found[:12]}..., this one is {str(new)[:12]}...)" if readable and found else ""
+    raise ResultExistsError(f"{path} {what}{detail}; refusing to replace it: pass --overwrite "
+                            "(overwrite=True in Python) to replace it, or choose another --out folder")
+
+
+def save_result(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
     """Write a Dataset to netCDF atomically (temporary file in the same folder, then rename).
 
     Parameters
@@ -140,13 +222,34 @@ def save_result(ds: xr.Dataset, path: str | Path) -> Path:
     ds : xarray.Dataset
     path : str or Path
         Target file; parent folders are created.
+    overwrite : bool
+        Replace a file at ``path`` that holds the result of a different
+        model (or is not a result file). A result of the same model
+        (same ``model_hash``) is always rewritten.
 
     Returns
     -------
     Path
         The written file.
+
+    Raises
+    ------
+    ResultExistsError
+        If ``path`` holds something else and ``overwrite`` is False.
+    OutputError
+        If the file cannot be written (permissions, disk full); nothing is
+        left behind and an existing file is kept as it was.
     """
-    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
+    check_replace(path, identity(ds.attrs), overwrite)
+
+    def write(tmp: Path) -> None:
+        try:
+            ds.to_netcdf(tmp, engine="netcdf4")
+        except RuntimeError as err:  # the netCDF/HDF5 C library reports write failures so
+            raise OutputError(f"cannot write {str(path)!r}: the netCDF library failed ({err}); "
+                              f"{free_space_text(path)}") from err
+
+    return atomic_write(path, write)
 
 
 def open_result(path: str | Path) -> xr.Dataset:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 from .errors import ModelError
-from .units import format_quantity, parse_quantity
+from .units import DIMENSIONS, format_quantity, parse_quantity
 
 _REQUIRED = dataclasses.MISSING
 
@@ -36,7 +36,9 @@ def param(kind: str, default: Any = _REQUIRED, *, choices: tuple = (), low: floa
     Parameters
     ----------
     kind : {"time", "rate", "float", "int", "bool", "str", "choice", "str_list"}
-        How the TOML value is checked and converted. ``"time"`` and ``"rate"``
+        How the TOML value is checked and converted. ``"time"``, ``"rate"``
+        and the other dimensions of :data:`copi_bio.units.DIMENSIONS`
+        (``"voltage"``, ``"conductance"``, ``"capacitance"``, ``"current"``)
         take strings with units and are stored in SI units.
     default : object, optional
         Value used when the key is absent (already converted); required if omitted.
@@ -58,7 +60,7 @@ def _convert(meta: Mapping[str, Any], value: Any, key: str) -> Any:
     kind = meta["kind"]
     if value is None and meta["optional"]:
         return None
-    if kind in ("time", "rate"):
+    if kind in DIMENSIONS:
         out = parse_quantity(value, kind, key)
     elif kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -144,7 +146,7 @@ class SpecBase:
             value = getattr(self, f.name)
             if value is None:
                 continue
-            if f.metadata["kind"] in ("time", "rate"):
+            if f.metadata["kind"] in DIMENSIONS:
                 value = format_quantity(value, f.metadata["kind"])
             elif isinstance(value, tuple):
                 value = list(value)
@@ -240,15 +242,32 @@ FORWARD_RULES: dict[str, type[ForwardRule]] = {c.rule: c for c in (CopiRule, Del
 class FeedbackPathway(SpecBase):
     """Top-down perturbation ``delta`` of somatic states.
 
-    Output: ``delta_L = gamma (y_target - r_L) f'(u_L)`` (nudging).
-    Hidden: ``delta_k = f'(u_k) * B_k delta_{k+1}`` with ``B_k = (W_k R_k)^T``
-    (``bp``), fixed random (``fa``), or ``delta_k = f'(u_k) * D_k delta_L``
-    with fixed random ``D_k`` from the output (``dfa``). ``tau`` low-pass
-    filters delta (``tau dδ/dt = -δ + ...``); omitted means instantaneous.
+    ``perturbation`` selects what the error is measured on:
+
+    * ``"prediction"`` (the paper's algorithm as its adiabatic limit): every
+      population keeps a forward prediction ``tau_u da/dt = -a + W x + b``
+      and transmits ``r = f(a)``; the soma ``u`` relaxes to ``a + delta``.
+      Output: ``delta_L = gamma (y_target - f(a_L)) f'(a_L)``, the error of
+      the prediction (a dendritic prediction error); hidden:
+      ``delta_k = f'(a_k) * B_k delta_{k+1}``.
+    * ``"nudging"`` (self-consistent, conductance-like): populations transmit
+      ``r = f(u)`` and the output error is taken from the perturbed soma,
+      ``delta_L = gamma (y_target - f(u_L)) f'(u_L)``; for a linear output
+      the steady state is ``delta = gamma/(1+gamma) (y_target - W x)``, so it
+      never exceeds the error whatever ``gamma``.
+
+    Hidden pathways: ``B_k = (W_k R_k)^T`` (``bp``), fixed random (``fa``),
+    or ``delta_k = f' * D_k delta_L`` with fixed random ``D_k`` from the
+    output (``dfa``). ``tau`` low-pass filters delta
+    (``tau dδ/dt = -δ + ...``); omitted means instantaneous.
     """
 
     mode: str = param("choice", "bp", choices=("bp", "fa", "dfa", "none"), doc="hidden feedback")
-    gamma: float = param("float", 1.0, low=0, strict=False, doc="output nudging gain")
+    perturbation: str | None = param("choice", None, choices=("prediction", "nudging"), optional=True,
+                                     doc="error of the forward prediction (the paper's algorithm; default "
+                                         "of rate models) or of the perturbed soma (self-consistent "
+                                         "nudging; default and only form of spiking models)")
+    gamma: float = param("float", 1.0, low=0, strict=False, doc="output perturbation gain (loss multiplier)")
     tau: float | None = param("time", None, low=0, optional=True, doc="feedback time constant")
     scale: float = param("float", 1.0, low=0, doc="std multiplier of random fa/dfa weights")
 
@@ -258,6 +277,10 @@ class Task(SpecBase):
     """Base of tasks; ``kind`` selects the class."""
 
     kind: ClassVar[str] = ""
+
+    def input_second_moment_bound(self) -> float:
+        """Upper bound on the second moment ``<z_j^2>`` of one input (stability checks)."""
+        return 1.0
 
 
 @dataclass(frozen=True)
@@ -274,6 +297,10 @@ class TeacherStudentTask(Task):
     teacher_hidden: int = param("int", 0, low=0, strict=False, doc="hidden units of the teacher")
     noise: float = param("float", 0.0, low=0, strict=False, doc="target noise std")
     test_size: int = param("int", 512, low=1, strict=False, doc="test samples")
+
+    def input_second_moment_bound(self) -> float:
+        """Unit variance plus the squared mean."""
+        return 1.0 + self.mean ** 2
 
 
 @dataclass(frozen=True)
@@ -304,6 +331,10 @@ class DecorrelationTask(Task):
     kind: ClassVar[str] = "decorrelation"
     correlation: float = param("float", 0.3, low=0, strict=False, high=0.95, doc="input correlation rho")
     mean: float = param("float", 0.0, doc="input mean")
+
+    def input_second_moment_bound(self) -> float:
+        """Unit variance plus the squared mean."""
+        return 1.0 + self.mean ** 2
 
 
 TASKS: dict[str, type[Task]] = {c.kind: c for c in (TeacherStudentTask, DigitsTask, MnistTask, DecorrelationTask)}
@@ -337,45 +368,7 @@ class Protocol(SpecBase):
         return int(round(self.t_settle / self.dt))
 
 
-@dataclass(frozen=True)
-class SpikingParams(SpecBase):
-    """Parameters of the spiking backend (the ``[spiking]`` table).
-
-    Input values ``z`` of the task become firing rates
-    ``rate_offset + rate_scale * z``; somatic potentials ``u`` of the other
-    populations become rates ``rate_offset + rate_scale * f(u)``; both are
-    clipped to ``[0, max_rate]`` after subtracting the lateral inhibition
-    ``rate_scale * M xi``. ``xi = (x - xbar) / rate_scale`` is the spike-trace
-    fluctuation (trace ``x`` with ``tau_trace``, running mean ``xbar`` with
-    ``tau_mean``).
-    """
-
-    neuron: str = param("choice", "poisson", choices=("poisson", "lif"),
-                        doc="escape-noise Poisson spiking at phi(u) or noisy LIF threshold/reset")
-    tau_trace: float = param("time", 20e-3, low=0, doc="presynaptic spike-trace time constant")
-    tau_mean: float = param("time", 2.0, low=0, doc="running-mean time constant (centering)")
-    rate_offset: float = param("rate", 10.0, low=0, strict=False, doc="rate at input value / f(u) = 0")
-    rate_scale: float = param("rate", 5.0, low=0, doc="rate per unit input value / f(u)")
-    max_rate: float = param("rate", 50.0, low=0, doc="upper clip of firing rates")
-    eta_lateral: float | None = param("float", None, low=0, strict=False, optional=True,
-                                      doc="lateral learning rate (1/s; default 1 / lateral.tau)")
-    eta_forward: float | None = param("float", None, low=0, strict=False, optional=True,
-                                      doc="forward learning rate (1/s; default 1 / plasticity.tau)")
-    dale: str = param("choice", "inhibitory", choices=("none", "inhibitory"),
-                      doc="lateral weights signed (none) or kept M >= 0 (inhibitory)")
-    tau_lif: float = param("time", 10e-3, low=0, doc="LIF membrane time constant")
-    lif_noise: float = param("float", 0.5, low=0, strict=False, doc="LIF membrane noise (threshold units)")
-    refractory: float = param("time", 2e-3, low=0, strict=False, doc="LIF refractory period")
-    count_window: float = param("time", 0.1, low=0, doc="counting window of spike-count correlations")
-    rate_bin: float = param("time", 0.1, low=0, doc="bin width of stored rates rate_<pop>")
-    record_spikes: bool = param("bool", True, doc="store spike times and indices in the results")
-    device: str = param("choice", "runtime", choices=("runtime", "cpp_standalone"),
-                        doc="Brian2 device")
-    codegen: str = param("choice", "numpy", choices=("numpy", "cython"),
-                         doc="code generation target of the runtime device")
-    threads: int = param("int", 0, low=0, strict=False, doc="OpenMP threads of cpp_standalone (0: off)")
-    build_dir: str | None = param("str", None, optional=True,
-                                  doc="cpp_standalone build folder (default: a per-user cache folder)")
+from .spec_spiking import NetworkModel, SpikingParams  # noqa: E402  (spiking spec objects)
 
 
 RECORDABLE = ("r", "u", "delta", "x")

@@ -19,7 +19,12 @@ Layout of ``out_dir``:
   ``wall_time_s``; the sweep specification is in the attributes.
 
 Re-running the same sweep into the same folder skips every run whose result
-file opens and holds the same resolved model; runs that failed are retried.
+file opens and holds the same resolved model (same ``model_hash``), retries
+runs that failed and rewrites the combined file. Before anything runs, the
+output folder is checked for writability, and a run file of a different
+model, or a combined file of a different sweep (``sweep_hash``), is refused
+unless ``overwrite=True`` (``--overwrite``). Every file name is checked to
+stay inside ``out_dir``.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ import xarray as xr
 
 from .atomic import atomic_write
 from .errors import CopiBioError, ModelError
-from .modelfile import dumps_model, load_model, parse_override, resolve_model_path
-from .results import package_versions, save_result
+from .modelfile import load_model, model_hash, parse_override, resolve_model_path
+from .outdir import output_path, prepare_output_folder
+from .results import check_replace, identity, package_versions, save_result, stored_identity
 from .spec import Model
 
 _THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -161,6 +167,7 @@ class Run:
 def _run_name(model_name: str, values: Mapping[str, Any], seed: int, overrides: Sequence[str]) -> str:
     readable = "_".join(f"{k}={_toml_value(v)}" for k, v in values.items())
     readable = re.sub(r"[^A-Za-z0-9.=+-]+", "-", f"{model_name}_{readable}_seed{seed}").strip("-")[:120]
+    readable = re.sub(r"\.{2,}", ".", readable)  # one path component, never '..'
     digest = hashlib.sha1("\n".join([model_name, *overrides]).encode()).hexdigest()[:8]
     return f"{readable}-{digest}"
 
@@ -196,6 +203,9 @@ class Sweep:
     out_dir : str or Path
     overrides : list of str
         ``--set`` overrides applied to every run (before the grid values).
+    overwrite : bool
+        Replace run files of a different model and a combined file of a
+        different sweep in ``out_dir`` (refused otherwise).
     """
 
     model: str | Path
@@ -203,6 +213,7 @@ class Sweep:
     seeds: list[int]
     out_dir: str | Path = "sweep"
     overrides: list[str] = field(default_factory=list)
+    overwrite: bool = False
 
     def __post_init__(self):
         self.grid = {str(k): list(v) for k, v in dict(self.grid).items()}
@@ -238,21 +249,25 @@ class Sweep:
                 "seeds": self.seeds, "overrides": self.overrides}
 
     def result_path(self, run: Run) -> Path:
-        return self.runs_dir / f"{run.name}.nc"
+        return output_path(self.out_dir, "runs", f"{run.name}.nc")
 
     def error_path(self, run: Run) -> Path:
-        return self.runs_dir / f"{run.name}.error.json"
+        return output_path(self.out_dir, "runs", f"{run.name}.error.json")
+
+    def combined_path(self, fmt: str = "netcdf") -> Path:
+        return output_path(self.out_dir, "sweep.zarr" if fmt == "zarr" else "sweep.nc")
+
+    def identity(self, runs: list[Run]) -> str:
+        """``sweep_hash``: SHA-256 over the swept keys, the seeds and every run's model hash."""
+        text = json.dumps({"keys": list(self.grid), "seeds": self.seeds,
+                           "runs": [model_hash(r.model) for r in runs]})
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def is_finished(self, run: Run) -> bool:
         """The run's result file exists, opens and holds the same resolved model."""
         path = self.result_path(run)
-        if not path.is_file():
-            return False
-        try:
-            with xr.open_dataset(path, engine="netcdf4") as ds:
-                return ds.attrs.get("model_toml") == dumps_model(run.model)
-        except Exception:
-            return False
+        readable, found = stored_identity(path) if path.is_file() else (False, None)
+        return readable and found == model_hash(run.model)
 
     # ----------------------------------------------------------------- execution
 
@@ -279,17 +294,22 @@ class Sweep:
         if scheduler is None and (isinstance(workers, bool) or int(workers) < 1):
             raise CopiBioError(f"--workers = {workers!r} is invalid: a positive integer")
         runs = self.runs()                     # validates every combination first
+        prepare_output_folder(self.out_dir)    # before simulating: fail now, not after the runs
+        combined = self.combined_path(fmt)
+        check_replace(combined, self.identity(runs), self.overwrite,
+                      _zarr_identity if fmt == "zarr" else stored_identity)
+        # a run file of the same model is finished; one of another model is refused (or replaced)
+        todo = [r for r in runs if not check_replace(self.result_path(r), model_hash(r.model), self.overwrite)]
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        todo = [r for r in runs if not self.is_finished(r)]
         self.skipped = len(runs) - len(todo)
         self.executed: list[str] = []
         if todo:
             self._execute(todo, len(runs), workers, scheduler, progress, on_result)
         ds = self.combine(runs)
         if fmt == "zarr":
-            _save_zarr(ds, self.out_dir / "sweep.zarr")
+            _save_zarr(ds, combined)
         else:
-            save_result(ds, self.out_dir / "sweep.nc")
+            save_result(ds, combined, overwrite=True)  # checked above
         return ds
 
     def _execute(self, todo, total, workers, scheduler, progress, on_result) -> None:
@@ -332,13 +352,14 @@ class Sweep:
     def _store(self, fut, run: Run) -> str:
         err_path = self.error_path(run)
         if fut.status == "finished":
-            save_result(fut.result(), self.result_path(run))
+            save_result(fut.result(), self.result_path(run), overwrite=True)  # checked before submitting
             err_path.unlink(missing_ok=True)
             return "complete"
         exc = fut.exception()
         tb = fut.traceback()
         info = {
             "name": run.name, "seed": run.seed, "overrides": list(run.overrides),
+            "model_hash": model_hash(run.model),
             "error_type": type(exc).__name__, "message": str(exc),
             "traceback": "".join(traceback.format_tb(tb)) if tb is not None else "",
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -407,6 +428,7 @@ class Sweep:
         out.attrs.update({
             "title": f"copi_bio sweep of model {self.model_path.stem!r}",
             "sweep": json.dumps(self.spec()),
+            "sweep_hash": self.identity(runs),
             "swept_keys": json.dumps(keys),
             "n_runs": len(runs), "n_failed": n_failed, "n_missing": n_missing,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -422,6 +444,18 @@ def _coord_values(values: list[Any]) -> np.ndarray:
     if arr.ndim == 1 and arr.dtype.kind in "iufU":
         return arr
     return np.asarray([_toml_value(v) for v in values])
+
+
+def _zarr_identity(path: Path) -> tuple[bool, str | None]:
+    """``(readable, sweep_hash)`` of a zarr store, from its JSON metadata only (never its arrays)."""
+    for meta in (".zattrs", "zarr.json"):
+        try:
+            data = json.loads((path / meta).read_text())
+        except (OSError, ValueError):
+            continue
+        attrs = data.get("attributes", {}) if meta == "zarr.json" else data
+        return isinstance(attrs, dict), identity(attrs) if isinstance(attrs, dict) else None
+    return False, None
 
 
 def _write_json_atomic(data: dict, path: Path) -> None:
@@ -446,7 +480,8 @@ def _save_zarr(ds: xr.Dataset, path: Path) -> Path:
 
 def run_sweep(model: str | Path, grid: Mapping[str, Sequence[Any]], seeds: Sequence[int] | str,
               out_dir: str | Path = "sweep", workers: int = 2, scheduler: str | None = None,
-              progress: bool = True, overrides: Sequence[str] = (), fmt: str = "netcdf") -> xr.Dataset:
+              progress: bool = True, overrides: Sequence[str] = (), fmt: str = "netcdf",
+              overwrite: bool = False) -> xr.Dataset:
     """Run ``model`` for every combination of ``grid`` values and every seed.
 
     Parameters
@@ -468,13 +503,16 @@ def run_sweep(model: str | Path, grid: Mapping[str, Sequence[Any]], seeds: Seque
     overrides : list of str
         ``--set`` overrides applied to every run.
     fmt : ``"netcdf"`` or ``"zarr"``
+    overwrite : bool
+        Replace run files of a different model and a combined file of a
+        different sweep in ``out_dir`` (refused otherwise).
 
     Returns
     -------
     xarray.Dataset
         Dims ``(swept keys..., seed, t_eval)``; see :mod:`copi_bio.sweep`.
     """
-    sweep = Sweep(model, dict(grid), seeds, out_dir, list(overrides))
+    sweep = Sweep(model, dict(grid), seeds, out_dir, list(overrides), overwrite)
     return sweep.run(workers=workers, scheduler=scheduler, progress=progress, fmt=fmt)
 
 

@@ -174,7 +174,7 @@ def load_mnist(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """
     path = Path(path).expanduser()
     if path.is_file() and path.suffix == ".npz":
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f]
             if missing:
                 raise ModelError("task.path", str(path), f"an .npz with arrays {missing}")

@@ -60,8 +60,12 @@ def test_learning_speed_script(tmp_path):
     _run("learning_speed", tmp_path, "--seeds", "2")
     _figures(tmp_path, "learning_speed")
     rows = _table(tmp_path / "learning_speed.csv")
-    assert len(rows) == 4 and all(int(r["seeds"]) == 2 for r in rows)
-    assert all(float(r["final_accuracy_mean"]) > 0.6 for r in rows)
+    assert len(rows) == 6 and all(int(r["seeds"]) == 2 for r in rows)
+    final = {r["method"]: float(r["final_accuracy_mean"]) for r in rows}
+    # after 5 epochs every method is above chance (0.1); Adam at lr 1e-4 is the
+    # slowest (0.30 measured), the COPI methods are past 0.9 (0.95-0.97 measured)
+    assert min(final.values()) > 0.2, final
+    assert final["COPI (BP perturbation)"] > 0.9 and final["COPI (FA perturbation)"] > 0.9, final
 
 
 def test_decorrelation_vs_data_script(tmp_path):
@@ -73,7 +77,7 @@ def test_decorrelation_vs_data_script(tmp_path):
 
 @pytest.mark.slow
 def test_learning_speed_script_on_a_local_mnist_file(tmp_path):
-    """--mnist PATH: the same four-method comparison on a user-supplied MNIST
+    """--mnist PATH: the same six-method comparison on a user-supplied MNIST
     file; here an MNIST-format .npz made from the 8x8 digits upscaled to 28x28."""
     import numpy as np
     from sklearn.datasets import load_digits
@@ -86,5 +90,5 @@ def test_learning_speed_script_on_a_local_mnist_file(tmp_path):
              x_test=images[1500:], y_test=digits.target[1500:])
     _run("learning_speed", tmp_path / "out", "--seeds", "1", "--mnist", str(path))
     rows = _table(tmp_path / "out" / "learning_speed.csv")
-    assert len(rows) == 4
+    assert len(rows) == 6
     assert all(float(r["final_accuracy_mean"]) > 0.5 for r in rows)

@@ -1,21 +1,30 @@
-"""Checkpoint/resume of single runs: kill -9 mid-run, rerun, compare with an uninterrupted run."""
+"""Checkpoint/resume of single runs: kill -9 mid-run, rerun, compare with an uninterrupted run.
+
+Checkpoints are data only (an .npz archive with a JSON header, no pickle; see
+copi_bio.checkpoint); tests/test_security.py plants hostile files at their names.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import ROOT
+from conftest import ROOT, small_model
 
 import copi_bio
-from copi_bio.checkpoint import CheckpointError, checkpoint_path
+from copi_bio.checkpoint import (CheckpointError, array_state, checkpoint_path, load_checkpoint, model_hash,
+                                 read_header, save_checkpoint)
+from copi_bio.rate import network
 from copi_bio.rate.simulate import run_rate
 from copi_bio.results import to_dataset
 
@@ -61,6 +70,11 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
     proc.wait()
     result = killed / f"{model.name}_seed{model.seed}.nc"
     assert ckpt.exists() and not result.exists()
+    header = read_header(ckpt, model)  # the data-only format, checked before any array
+    assert header["presentation"] % 200 == 0 and 0 < header["presentation"] < PRESENTATIONS
+    assert header["time_s"] == pytest.approx(header["presentation"] * model.protocol.t_present, rel=1e-12)
+    with np.load(ckpt, allow_pickle=False) as npz:
+        assert "header.json" in npz.files and all(npz[k].dtype != object for k in npz.files if k.startswith("b"))
 
     rerun = subprocess.run(_cli(killed, "--checkpoint-every", "200"), cwd=ROOT, env=_env(),
                            capture_output=True, text=True, timeout=120)
@@ -85,6 +99,7 @@ class _Stop(Exception):
     ("teacher_student", ["protocol.presentations=60", "protocol.eval_every=20", "plasticity.optimizer='adam'",
                          "lateral.statistics='centered'", "recording.variables=['r','u','delta','x']"]),
     ("decorrelation_foldiak", ["protocol.presentations=60", "protocol.eval_every=20"]),
+    ("teacher_student", ["protocol.presentations=60", "protocol.eval_every=20", "protocol.dtype='float32'"]),
 ])
 def test_resume_in_process_identical_across_models(tmp_path, monkeypatch, name, sets):
     sim_mod = sys.modules["copi_bio.rate.simulate"]
@@ -117,7 +132,7 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="different model"):
         run_rate(m2, checkpoint=ckpt)
     ckpt.write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="cannot be read"):
+    with pytest.raises(CheckpointError, match="cannot be read as a copi_bio checkpoint"):
         run_rate(m1, checkpoint=ckpt)
 
 
@@ -129,3 +144,91 @@ def test_cli_refuses_foreign_checkpoint_with_clear_error(tmp_path):
     code = main(["run", "teacher_student", "--set", "protocol.presentations=30", "--out", str(tmp_path), "-q"])
     assert code == 2
     assert not (tmp_path / f"{m.name}_seed{m.seed}.nc").exists()
+    # --overwrite discards the other model's checkpoint and runs from the beginning
+    code = main(["run", "teacher_student", "--set", "protocol.presentations=30", "--out", str(tmp_path), "-q",
+                 "--overwrite"])
+    assert code == 0
+    ds = copi_bio.open_result(tmp_path / f"{m.name}_seed{m.seed}.nc")
+    assert "resumed_at_presentation" not in ds.attrs and int(ds["presentation"].values[-1]) == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{m.name}_seed{m.seed}.nc"]
+
+
+def _same(a, b, where="state") -> None:
+    """Equal values, dtypes, shapes and memory order; None where None."""
+    if isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape, where
+        assert a.flags.c_contiguous == b.flags.c_contiguous and b.flags.writeable, where
+        assert np.array_equal(a, b, equal_nan=True), where
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_every_state_field_and_network_array_round_trips(tmp_path):
+    """Fields are found by walking the dataclass: a field added to State is saved
+    without any change to copi_bio.checkpoint."""
+    model = small_model(lateral={"statistics": "centered"}, plasticity={"optimizer": "adam"})
+    net = network.RateNetwork(model, np.random.default_rng(3))
+    state = net.new_state(model.protocol.trials)
+    z = np.random.default_rng(4).standard_normal((model.protocol.trials, 4))
+    target = np.random.default_rng(5).standard_normal((model.protocol.trials, 3))
+    for _ in range(5):
+        net.step(state, z, target, True, 0.01, 0.01)
+    path = tmp_path / "s.ckpt"
+    save_checkpoint(path, model, {"state": dataclasses.replace(state, work={}), "network": array_state(net),
+                                  "presentation": 1})
+    back = load_checkpoint(path, model)
+    fields = [f.name for f in dataclasses.fields(network.State) if f.name != "work"]
+    assert {"u", "r", "delta", "x"} <= set(fields)
+    for name in fields:
+        _same(getattr(state, name), getattr(back["state"], name), f"state.{name}")
+    assert {"W", "L", "adam"} <= set(back["network"])
+    for name, value in array_state(net).items():
+        if name == "adam":
+            for a, b in zip(value, back["network"]["adam"]):
+                assert vars(a).keys() == vars(b).keys() and a.t == b.t
+                _same([a.m, a.v], [b.m, b.v], "adam")
+        else:
+            _same(value, back["network"][name], f"network.{name}")
+    with zipfile.ZipFile(path) as zf:
+        header = json.loads(zf.read("header.json"))
+    assert header["model_hash"] == model_hash(model) and header["presentation"] == 1
+
+
+def test_new_network_arrays_are_checkpointed_without_edits(tmp_path, monkeypatch):
+    """An array attribute a new formulation adds to RateNetwork survives a resume."""
+    nets = []
+    init, step = network.RateNetwork.__init__, network.RateNetwork.step
+
+    def init_with_trace(self, model, rng):
+        init(self, model, rng)
+        self.trace = [None, np.zeros(3)]
+        nets.append(self)
+
+    def step_counting(self, s, z, target, feedback, eta_w, eta_l):
+        step(self, s, z, target, feedback, eta_w, eta_l)
+        if feedback:
+            self.trace[1] += 1.0
+
+    monkeypatch.setattr(network.RateNetwork, "__init__", init_with_trace)
+    monkeypatch.setattr(network.RateNetwork, "step", step_counting)
+    model = small_model()
+    run_rate(model)
+    full = nets[-1].trace[1].copy()
+    assert full[0] == model.protocol.presentations * model.protocol.steps_per_presentation
+    sim_mod = sys.modules["copi_bio.rate.simulate"]
+    real = sim_mod.save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        real(*args, **kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(sim_mod, "save_checkpoint", save_then_die)
+    with pytest.raises(_Stop):
+        run_rate(model, checkpoint=tmp_path / "c.ckpt", checkpoint_every=15)
+    monkeypatch.setattr(sim_mod, "save_checkpoint", real)
+    run_rate(model, checkpoint=tmp_path / "c.ckpt", checkpoint_every=15)
+    np.testing.assert_array_equal(nets[-1].trace[1], full)

@@ -88,7 +88,7 @@ def _network(rule: str, w0: np.ndarray, gamma: float = 2.0) -> RateNetwork:
         populations=[{"name": "input", "size": N_IN},
                      {"name": "output", "size": N_OUT, "tau": "1 ms", "transfer": "linear"}],
         lateral={"rule": "none"}, plasticity={"rule": rule, "tau": "100 ms"},
-        feedback={"mode": "bp", "gamma": gamma},
+        feedback={"mode": "bp", "gamma": gamma, "perturbation": "prediction"},
         protocol={"dt": "1 ms", "t_present": "10 ms", "t_settle": "0 ms", "trials": N_SAMPLES})
     net = RateNetwork(model, np.random.default_rng(0))
     net.W[0][...] = w0
@@ -97,7 +97,7 @@ def _network(rule: str, w0: np.ndarray, gamma: float = 2.0) -> RateNetwork:
 
 @pytest.mark.parametrize("decorrelated", [True, False])
 def test_one_network_step_copi_vs_delta_rule(rng, decorrelated):
-    """Settle the nudged linear output (plasticity off) until u = W x + delta,
+    """Settle the perturbed linear output (plasticity off) until u = W x + delta,
     then take one plastic step with the COPI rule and with the delta rule."""
     x = orthogonal_inputs(rng) if decorrelated else correlated_inputs(rng)
     w0 = rng.standard_normal((N_OUT, N_IN)) / np.sqrt(N_IN)
@@ -105,9 +105,9 @@ def test_one_network_step_copi_vs_delta_rule(rng, decorrelated):
     eta = 0.01
     changes = {}
     for rule in ("copi", "delta"):
-        net = _network(rule, w0)
+        net = _network(rule, w0, gamma=1.0)  # perturbation = prediction error, as large as W offdiag(C) x
         s = net.new_state(N_SAMPLES)
-        # 50 steps of dt = tau with leak (1 + gamma) = 3: residual e^-150.
+        # 50 steps of dt = tau: residual e^-50.
         for _ in range(50):
             net.step(s, x, target, True, 0.0, 0.0)
         np.testing.assert_allclose(s.u[1], x @ w0.T + s.delta[1], atol=1e-12)

@@ -36,7 +36,7 @@ def test_units_are_converted_to_si():
     model = copi_bio.load_model(MODELS / "teacher_student.toml")
     assert model.protocol.dt == pytest.approx(1e-3, rel=1e-15)
     assert model.protocol.t_present == pytest.approx(20e-3, rel=1e-15)
-    assert model.populations[1].tau == pytest.approx(2e-3, rel=1e-15)
+    assert model.populations[1].tau == pytest.approx(1e-3, rel=1e-15)
     assert model.protocol.steps_per_presentation == 20
     assert model.protocol.settle_steps == 10
     table = small_table(protocol={"dt": "500 us", "t_present": "0.01 s"})
@@ -84,18 +84,24 @@ def test_plain_number_or_wrong_unit_where_unit_required(key, value):
 
 def test_dt_larger_than_neuronal_tau():
     table = model_table()
-    table["protocol"]["dt"] = "5 ms"
-    err = expect_error(table, "protocol.dt", "5 ms")
+    table["protocol"]["dt"] = "4 ms"
+    table["protocol"]["t_settle"] = "12 ms"
+    table["feedback"]["perturbation"] = "nudging"  # the somata feed back on themselves
+    err = expect_error(table, "protocol.dt", "4 ms")
     assert "populations[1].tau" in str(err)
+    table["feedback"]["perturbation"] = "prediction"  # a sweep without loops: dt > tau_u = 2 ms is fine
+    table["lateral"]["tau"] = table["plasticity"]["tau"] = "200 ms"  # criterion R: 4 ms * 30 inputs
+    assert copi_bio.parse_model(table).protocol.dt == 4e-3
     table = small_table(lateral={"rule": "foldiak", "tau_x": "0.5 ms"})
     err = expect_error(table, "protocol.dt", "1 ms")
     assert "lateral.tau_x" in str(err)
     table = small_table(lateral={"rule": "foldiak", "tau_x": "2 ms"})
     err = expect_error(table, "protocol.dt", "1 ms")
     assert "tau_x / 4" in str(err)  # explicit lateral inhibition needs dt <= tau_x / 4
-    table = small_table(feedback={"tau": "0.5 ms"})
+    table = small_table(feedback={"tau": "0.5 ms", "perturbation": "nudging"})
     err = expect_error(table, "protocol.dt", "1 ms")
     assert "feedback.tau" in str(err)
+    copi_bio.parse_model(small_table(feedback={"tau": "0.5 ms", "perturbation": "prediction"}))
     # dt equal to the smallest tau is allowed (exponential Euler is stable there)
     copi_bio.parse_model(small_table(feedback={"tau": "1 ms"}))
 
@@ -150,8 +156,8 @@ def test_missing_mnist_path_fails_when_task_is_built(tmp_path):
     missing = tmp_path / "no_such_mnist"
     table = small_table(
         populations=[{"name": "input", "size": 784}, {"name": "output", "size": 10}],
-        lateral={"rule": "none"}, task={"kind": "mnist", "path": str(missing)},
-        protocol={"presentations": 1})
+        lateral={"rule": "none"}, feedback={"perturbation": "prediction"},
+        task={"kind": "mnist", "path": str(missing)}, protocol={"presentations": 1})
     model = copi_bio.parse_model(table)  # paths are checked when the data is read
     with pytest.raises(ModelError) as info:
         copi_bio.simulate(model)
@@ -310,7 +316,8 @@ def test_mnist_task_runs_on_fake_data(tmp_path, rng):
     write_fake_mnist_folder(tmp_path / "mnist", arrays)
     table = small_table(
         populations=[{"name": "input", "size": 784}, {"name": "output", "size": 10}],
-        lateral={"rule": "none"}, task={"kind": "mnist", "path": str(tmp_path / "mnist"), "train_size": 20},
+        lateral={"rule": "none"}, feedback={"perturbation": "prediction"},
+        task={"kind": "mnist", "path": str(tmp_path / "mnist"), "train_size": 20},
         protocol={"presentations": 3, "eval_every": 3, "trials": 4},
         recording={"variables": ["r"], "trials": 1})
     ds = copi_bio.simulate(copi_bio.parse_model(table))

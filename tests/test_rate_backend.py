@@ -10,8 +10,9 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import copi_bio
-from conftest import MODELS, small_table
+from conftest import MODELS, small_model, small_table
 from copi_bio import metrics as m
+from copi_bio.rate.network import RateNetwork
 
 
 def simulate_table(table: dict):
@@ -22,39 +23,47 @@ def simulate_table(table: dict):
 N_IN, N_OUT, GAMMA, RHO = 5, 3, 4.0, 0.3
 
 
-def fixed_point_table(seed: int, rule: str = "copi") -> dict:
+def fixed_point_table(seed: int, rule: str = "copi", perturbation: str = "nudging") -> dict:
     return small_table(
         seed=seed,
         populations=[{"name": "input", "size": N_IN},
                      {"name": "output", "size": N_OUT, "tau": "2 ms", "transfer": "linear"}],
         lateral={"rule": "none"}, plasticity={"rule": rule, "tau": "100 ms"},
-        feedback={"mode": "bp", "gamma": GAMMA},
+        feedback={"mode": "bp", "gamma": GAMMA, "perturbation": perturbation},
         task={"kind": "teacher_student", "correlation": RHO, "test_size": 64},
         protocol={"dt": "1 ms", "t_present": "20 ms", "t_settle": "10 ms", "presentations": 2000,
                   "trials": 64, "eval_every": 100, "anneal": 100},
         recording={"variables": [], "trials": 0})
 
 
-def analytic_fixed_point(w_teacher: np.ndarray) -> np.ndarray:
-    """Steady state of the nudged linear soma: tau du/dt = -u + W x + gamma (t - u)
-    gives u = (W x + gamma W_T x) / (1 + gamma). The COPI rule stops when
-    <u x^T> = W D, i.e. W C + gamma W_T C = (1 + gamma) W D, so
-    W* = gamma W_T C ((1 + gamma) D - C)^-1 (stable because (1 + gamma) D - C
-    is positive definite: 1 + gamma = 5 > lambda_max(C) = 1 + 4 rho = 2.2)."""
+def analytic_fixed_point(w_teacher: np.ndarray, perturbation: str = "nudging") -> np.ndarray:
+    """Fixed point of the COPI rule on correlated inputs C (diagonal D).
+
+    Nudging: the linear soma settles at u = (W x + gamma W_T x) / (1 + gamma);
+    the rule stops when <u x^T> = W D, i.e. W C + gamma W_T C = (1 + gamma) W D,
+    so W* = gamma W_T C ((1 + gamma) D - C)^-1 (stable: 1 + gamma = 5 >
+    lambda_max(C) = 1 + 4 rho = 2.2).
+
+    Prediction: u = W x + gamma (W_T x - W x), so W C + gamma (W_T - W) C = W D
+    and W* = gamma W_T C (D + (gamma - 1) C)^-1 (stable for gamma >= 1).
+    Both equal W_T when C = D."""
     c = (1 - RHO) * np.eye(N_IN) + RHO * np.ones((N_IN, N_IN))
     d = np.diag(np.diag(c))
-    assert np.all(np.linalg.eigvalsh((1 + GAMMA) * d - c) > 0)
-    return GAMMA * w_teacher @ c @ np.linalg.inv((1 + GAMMA) * d - c)
+    m_ = (1 + GAMMA) * d - c if perturbation == "nudging" else d + (GAMMA - 1) * c
+    assert np.all(np.linalg.eigvalsh(m_) > 0)
+    return GAMMA * w_teacher @ c @ np.linalg.inv(m_)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_copi_forward_rule_reaches_analytic_fixed_point(seed):
-    ds = simulate_table(fixed_point_table(seed))
-    w_star = analytic_fixed_point(ds["teacher_weights"].values)
+@pytest.mark.parametrize("perturbation", ["nudging", "prediction"])
+def test_copi_forward_rule_reaches_analytic_fixed_point(seed, perturbation):
+    ds = simulate_table(fixed_point_table(seed, perturbation=perturbation))
+    w_star = analytic_fixed_point(ds["teacher_weights"].values, perturbation)
     w_final = ds["W_input_output"].values[-1]
-    # W* is far from the teacher with correlated inputs: this is not the
-    # least-squares solution, so the comparison below is discriminating.
-    assert m.relative_error(w_star, ds["teacher_weights"].values) > 0.2
+    # W* is away from the teacher with correlated inputs (not the least-squares
+    # solution; 0.10-0.11 for prediction, whose larger perturbation outweighs the
+    # correlation term more), so the 3 % comparison below is discriminating.
+    assert m.relative_error(w_star, ds["teacher_weights"].values) > (0.2 if perturbation == "nudging" else 0.07)
     assert m.relative_error(ds["W_input_output"].values[0], w_star) > 0.2
     # 3 %: the annealed rate (1/(1 + p/100)) leaves a stochastic-approximation
     # error of 0.3-1.6 % (seeds 1-4) with 64 trials x 10 plastic steps per
@@ -153,25 +162,50 @@ def test_teacher_student_default_model_learns_teacher():
 
 
 # -------------------------------------------------------------------- digits
-@pytest.mark.parametrize("name,threshold", [("digits_bp", 0.90), ("digits_fa", 0.85)])
-def test_digits_accuracy(name, threshold):
+@pytest.mark.parametrize("test_fraction", [0.25, 0.2])
+@pytest.mark.parametrize("name,threshold", [("digits_bp", 0.98), ("digits_fa", 0.975)])
+def test_digits_accuracy_in_the_paper_setting(name, threshold, test_fraction):
+    """The shipped digits models (64-100-10, gamma 1000, lr 1e-3 per
+    presentation, 30 epochs) reach the paper's discrete algorithm's accuracy
+    (98.3 % BP, 97.9 % FA on this task). Measured over seeds 1-5 and both
+    splits: 98.1-99.1 % (BP), 97.8-98.9 % (FA); seed 1, used here, 98.4-98.9 %.
+    The thresholds are the targets of the issue."""
     path = MODELS / f"{name}.toml"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing")
-    ds = copi_bio.simulate(copi_bio.load_model(path))
+    ds = copi_bio.simulate(copi_bio.load_model(path, [f"task.test_fraction={test_fraction}"]))
     acc = ds["test_accuracy"].values
     assert acc[0] < 0.3  # untrained network is near chance (0.1)
     assert acc[-1] >= threshold
+    assert ds.attrs["wall_time_s"] < 60.0  # about 1.5 s on 2 idle cores
+
+
+@pytest.mark.parametrize("perturbation, factor", [("prediction", 1.0), ("nudging", None)])
+def test_output_perturbation_is_gamma_times_the_prediction_error(perturbation, factor):
+    """Linear output, fixed weights, one stimulus held: the settled output
+    perturbation is gamma (t - W x) with the prediction error and
+    gamma / (1 + gamma) (t - W x) with self-consistent nudging (it can never
+    exceed the error)."""
+    gamma = 50.0
+    model = small_model(feedback={"perturbation": perturbation, "gamma": gamma},
+                        lateral={"rule": "none"}, plasticity={"rule": "none"})
+    net = RateNetwork(model, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    z, t = rng.standard_normal((8, 4)), rng.standard_normal((8, 3))
+    s = net.new_state(8)
+    for _ in range(100):  # dt = tau / 2: residual e^-50
+        net.step(s, z, t, True, 0.0, 0.0)
+    error = t - z @ net.W[0].T
+    expected = gamma * error if factor else gamma / (1 + gamma) * error
+    np.testing.assert_allclose(s.delta[1], expected, rtol=1e-9, atol=1e-9)
 
 
 # ----------------------------------------------------------- ODE agreement
 TAU_U, GAMMA_ODE = 2e-3, 3.0
 
 
-def ode_run(dt_ms: float, feedback_tau: str | None, transfer: str = "linear"):
+def ode_run(dt_ms: float, feedback_tau: str | None, transfer: str = "linear", perturbation: str = "nudging"):
     """Backend trajectory of u (one trial, one presentation, no plasticity) and
     the solve_ivp reference of the same ODE, on the recorded time grid."""
-    feedback = {"mode": "bp", "gamma": GAMMA_ODE}
+    feedback = {"mode": "bp", "gamma": GAMMA_ODE, "perturbation": perturbation}
     if feedback_tau:
         feedback["tau"] = feedback_tau
     table = small_table(
@@ -187,7 +221,13 @@ def ode_run(dt_ms: float, feedback_tau: str | None, transfer: str = "linear"):
     target = ds["teacher_weights"].values @ z
     f, fp = {"linear": (lambda u: u, lambda u: np.ones_like(u)),
              "tanh": (np.tanh, lambda u: 1 - np.tanh(u) ** 2)}[transfer]
-    if feedback_tau:
+    if perturbation == "prediction":  # y = (a, u): tau da/dt = -a + W z, tau du/dt = -u + W z + delta(a)
+        def rhs(_t, y):
+            pred = y[:2]
+            return np.concatenate([(-pred + a) / TAU_U,
+                                   (-y[2:] + a + GAMMA_ODE * (target - f(pred)) * fp(pred)) / TAU_U])
+        y0 = np.zeros(4)
+    elif feedback_tau:
         tau_d = copi_bio.parse_model(table).feedback.tau
 
         def rhs(_t, y):
@@ -202,7 +242,7 @@ def ode_run(dt_ms: float, feedback_tau: str | None, transfer: str = "linear"):
     np.testing.assert_allclose(np.diff(times), dt_ms * 1e-3, rtol=1e-9)
     sol = solve_ivp(rhs, (0.0, times[-1]), y0, t_eval=times, rtol=1e-10, atol=1e-12, method="DOP853")
     assert sol.success
-    u_ref = sol.y[:2].T
+    u_ref = sol.y[2:].T if perturbation == "prediction" else sol.y[:2].T
     u_sim = ds["u_output"].values[:, 0, :]
     return np.max(np.abs(u_sim - u_ref)), np.max(np.abs(u_ref))
 
@@ -216,18 +256,22 @@ def test_linear_nudged_soma_is_integrated_exactly():
     assert err < 1e-8 * scale
 
 
-@pytest.mark.parametrize("feedback_tau,transfer,dts", [
-    ("2 ms", "linear", (0.5, 0.25, 0.125)),
-    ("2 ms", "tanh", (0.5, 0.25, 0.125)),
-    (None, "tanh", (0.25, 0.125, 0.0625)),
+@pytest.mark.parametrize("feedback_tau,transfer,dts,perturbation", [
+    ("2 ms", "linear", (0.5, 0.25, 0.125), "nudging"),
+    ("2 ms", "tanh", (0.5, 0.25, 0.125), "nudging"),
+    (None, "tanh", (0.25, 0.125, 0.0625), "nudging"),
+    (None, "linear", (0.5, 0.25, 0.125), "prediction"),
+    (None, "tanh", (0.5, 0.25, 0.125), "prediction"),
 ])
-def test_explicit_coupling_converges_first_order(feedback_tau, transfer, dts):
-    """With filtered feedback (explicit u-delta coupling) or a nonlinear output
-    (linearised nudging) the scheme is first order: the maximal error over the
-    10 ms presentation is O(dt) and halves when dt halves (ratio 2 +- 15 %)."""
+def test_explicit_coupling_converges_first_order(feedback_tau, transfer, dts, perturbation):
+    """With filtered feedback (explicit u-delta coupling), a nonlinear output
+    (linearised nudging) or the prediction formulation (the soma sees the
+    perturbation of the prediction held over a step) the scheme is first order:
+    the maximal error over the 10 ms presentation is O(dt) and halves when dt
+    halves (ratio 2 +- 15 %)."""
     errs = []
     for dt in dts:
-        err, scale = ode_run(dt, feedback_tau, transfer)
+        err, scale = ode_run(dt, feedback_tau, transfer, perturbation)
         errs.append(err / scale)
     # O(dt) bound: error <= 0.4 * dt / tau_u relative to the solution scale
     for dt, e in zip(dts, errs):

@@ -12,6 +12,7 @@ import copi_bio
 from conftest import small_model
 from copi_bio.cli import main
 from copi_bio.errors import CopiBioError
+from copi_bio.modelfile import model_hash
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def test_netcdf_round_trip(tmp_path, small_run):
     assert back.attrs["version_copi_bio"]
     again = copi_bio.parse_model(tomllib.loads(back.attrs["model_toml"]))
     assert again.to_mapping() == model.to_mapping()
+    assert back.attrs["model_hash"] == model_hash(model) == model_hash(again)  # what --overwrite compares
     # the file is closed after open_result: it can be overwritten at once
     copi_bio.save_result(ds, path)
 
@@ -116,13 +118,15 @@ def test_cli_run_show_models(tmp_path, capsys):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_cli_diverged_run_keeps_partial_result(tmp_path, capsys):
-    """A lateral learning rate of dt/tau = 0.1 on inputs with rho = 0.9 (largest
-    covariance eigenvalue 27) makes R <- R - eta offdiag(C) R expand by
-    |1 - 0.1 * 26| > 1 per step; the run must stop with a SimulationError
+    """A delta-rule step dt/tau = 0.1 (nudging gain 0.8) on undecorrelated inputs
+    with rho = 0.9 (largest eigenvalue of <z z^T> 27) overshoots by
+    |1 - 0.1 * 0.8 * 27| > 1 per step; the run must stop with a SimulationError
     (exit code 2) and keep what was recorded."""
-    code = main(["run", "teacher_student", "--set", 'lateral.tau="10 ms"', "--set", "protocol.anneal=0",
-                 "--set", "task.correlation=0.9", "--set", "protocol.presentations=600",
-                 "--out", str(tmp_path), "-q"])
+    args = ["run", "teacher_student", "--out", str(tmp_path), "-q"]
+    for setting in ('lateral.rule="none"', 'plasticity.rule="delta"', 'plasticity.tau="10 ms"',
+                    "protocol.anneal=0", "task.correlation=0.9", "protocol.presentations=600"):
+        args += ["--set", setting]
+    code = main(args)
     err = capsys.readouterr().err
     assert code == 2
     assert "non-finite or ran away" in err

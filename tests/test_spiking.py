@@ -38,7 +38,9 @@ def test_spiking_table_parses_and_round_trips():
 
 
 @pytest.mark.parametrize("key, value, fragment", [
-    ("spiking.neuron", "hodgkin", "'poisson', 'lif'"),
+    ("spiking.neuron", "hodgkin", "'poisson_rate', 'lif_rate'"),
+    ("spiking.neuron", "poisson", "'poisson_rate'"),
+    ("spiking.forward_update", "sometimes", "'spike', 'clock'"),
     ("spiking.tau_trace", "20", "time unit"),
     ("spiking.max_rate", "'900 Hz'", "0.5 / dt"),
     ("spiking.max_rate", "'30 Hz'", "rate_offset"),
@@ -71,15 +73,20 @@ def test_lateral_plasticity_decorrelates_spike_counts():
 
 def test_spiking_copi_matches_rate_backend_and_teacher():
     spk = simulate(load_model("spiking_teacher_student"))
-    rate = simulate(load_model("teacher_student"))
+    rate = simulate(load_model("spiking_teacher_student", ["backend=rate"]))  # the same model file
     teacher = spk["teacher_weights"].values
     np.testing.assert_allclose(teacher, rate["teacher_weights"].values)
     w_spk = effective_weights(spk["W_input_output"].values[-1], spk["M_input"].values[-1], foldiak=True)
-    w_rate = rate["W_input_output"].values[-1] @ rate["R_input"].values[-1]
+    w_rate = effective_weights(rate["W_input_output"].values[-1], rate["M_input"].values[-1], foldiak=True)
     r_teacher = np.corrcoef(w_spk.ravel(), teacher.ravel())[0, 1]
     r_rate = np.corrcoef(w_spk.ravel(), w_rate.ravel())[0, 1]
-    print(f"r(spiking, teacher) = {r_teacher:.3f}, r(spiking, rate) = {r_rate:.3f}")
+    slope = np.polyfit(teacher.ravel(), w_spk.ravel(), 1)[0]
+    print(f"r(spiking, teacher) = {r_teacher:.3f}, slope {slope:.3f}, r(spiking, rate) = {r_rate:.3f}")
     assert r_teacher >= 0.9 and r_rate >= 0.9
+    # the event-driven rule reads the trace before the spike's own jump, so shot noise does not
+    # shrink the weights (measured r = 0.938, slope 0.84, r(spiking, rate) = 0.94; the clock-driven
+    # rule on traces gives slope 0.31)
+    assert abs(slope - 1.0) <= 0.2
     loss = spk["test_loss"].values
     assert loss[-1] < 0.7 * loss[0]
     assert spk["mean_spike_count_corr_input"].values[-1] < spk["mean_spike_count_corr_input"].values[1]
@@ -122,7 +129,7 @@ def test_neo_conversion_works_with_elephant(tmp_path):
 
 
 def test_lif_neurons_spike_and_learn_finitely():
-    ds = simulate(load_model("spiking_teacher_student", ["spiking.neuron=lif", "protocol.presentations=30",
+    ds = simulate(load_model("spiking_teacher_student", ["spiking.neuron=lif_rate", "protocol.presentations=30",
                                                         "protocol.eval_every=10"]))
     assert 10.0 < ds["mean_rate_output"].values[-1] < 120.0
     assert np.all(np.isfinite(ds["W_input_output"].values))
@@ -159,3 +166,13 @@ def test_spiking_digits_learns():
     acc = ds["test_accuracy"].values
     print(f"spiking digits accuracy {acc[0]:.3f} -> {acc[-1]:.3f}")
     assert acc[0] < 0.2 and acc[-1] > 0.8
+
+
+@pytest.mark.slow
+def test_spiking_digits_with_hidden_layer_reaches_90_percent():
+    """Issue target for the 64-100-10 network. Not reached yet: measured 0.675 after 200 s
+    (accuracy still rising slowly); the 64-10 read-out reaches 0.89."""
+    ds = simulate(load_model("spiking_digits_hidden"))
+    acc = ds["test_accuracy"].values
+    print(f"spiking digits 64-100-10 accuracy {acc[0]:.3f} -> {acc[-1]:.3f}")
+    assert acc[-1] >= 0.9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import xarray as xr
 from conftest import ROOT
 
 import copi_bio
+from copi_bio.modelfile import model_hash
+from copi_bio.results import ResultExistsError
 from copi_bio.sweep import Sweep, parse_grid, parse_seeds, run_sweep
 
 SMALL = ["protocol.presentations=100", "protocol.trials=8", "protocol.eval_every=50"]
@@ -84,22 +87,57 @@ def test_rerun_skips_finished_runs(small_sweep):
     assert_same_metrics(ds, again)
 
 
+def test_other_sweep_or_edited_model_is_refused_unless_overwrite(tmp_path, small_sweep):
+    """Issue 9: a different sweep (sweep.nc) or a run file of a different model (same
+    run name, edited model file) is refused before anything runs; overwrite=True
+    replaces it, reusing the runs whose model is identical."""
+    out = tmp_path / "copy"
+    shutil.copytree(small_sweep[0], out)
+    before, combined = run_files(out), (out / "sweep.nc").read_bytes()
+    with pytest.raises(ResultExistsError, match="sweep.nc"):
+        Sweep("teacher_student", {"feedback.gamma": [1]}, [1], out, SMALL).run(progress=False)
+    assert run_files(out) == before and (out / "sweep.nc").read_bytes() == combined
+    other = Sweep("teacher_student", {"feedback.gamma": [1]}, [1], out, SMALL, overwrite=True)
+    ds = other.run(progress=False)
+    assert other.skipped == 1 and other.executed == []      # the identical run file is reused
+    assert copi_bio.open_result(out / "sweep.nc").attrs["sweep_hash"] == ds.attrs["sweep_hash"]
+    assert ds.attrs["sweep_hash"] != small_sweep[1].attrs["sweep_hash"]
+
+    edited = tmp_path / "teacher_student.toml"  # same name, so the same run names
+    text = (ROOT / "models" / "teacher_student.toml").read_text()
+    assert '\ndescription = "' in text
+    edited.write_text(text.replace('\ndescription = "', '\ndescription = "edited: ', 1))
+    (out / "sweep.nc").unlink()
+    with pytest.raises(ResultExistsError, match="different model"):
+        Sweep(edited, {"feedback.gamma": [1]}, [1], out, SMALL).run(progress=False)
+    assert run_files(out) == before
+    mine = Sweep(edited, {"feedback.gamma": [1]}, [1], out, SMALL, overwrite=True)
+    ds = mine.run(workers=1, progress=False)
+    assert mine.skipped == 0 and len(mine.executed) == 1
+    path = mine.result_path(mine.runs()[0])
+    assert copi_bio.open_result(path).attrs["model_hash"] == model_hash(mine.runs()[0].model)
+    assert_same_metrics(ds, small_sweep[1].sel({"feedback.gamma": [1], "seed": [1]}))  # a description only
+
+
 def test_failing_run_is_recorded_and_others_finish(tmp_path):
-    # an input mean of 1e9 makes the lateral decorrelation diverge at once
-    grid = {"task.mean": [0.0, 1e9]}
-    sweep = Sweep("teacher_student", grid, [1, 2], tmp_path, SMALL)
+    # without decorrelation a delta-rule step dt/tau = 0.1 diverges on inputs with
+    # rho = 0.9 (largest eigenvalue 27) and converges on uncorrelated ones
+    grid = {"task.correlation": [0.0, 0.9]}
+    sweep = Sweep("teacher_student", grid, [1, 2], tmp_path,
+                  SMALL + ['lateral.rule="none"', 'plasticity.rule="delta"', 'plasticity.tau="10 ms"',
+                           "protocol.anneal=0"])
     ds = sweep.run(workers=2, progress=False)
-    assert ds["status"].sel({"task.mean": 0.0}).values.tolist() == ["complete", "complete"]
-    assert ds["status"].sel({"task.mean": 1e9}).values.tolist() == ["error", "error"]
+    assert ds["status"].sel({"task.correlation": 0.0}).values.tolist() == ["complete", "complete"]
+    assert ds["status"].sel({"task.correlation": 0.9}).values.tolist() == ["error", "error"]
     assert ds.attrs["n_failed"] == 2
-    assert np.isnan(ds["test_loss"].sel({"task.mean": 1e9}).values).all()
-    assert np.isfinite(ds["test_loss"].sel({"task.mean": 0.0}).values).all()
+    assert np.isnan(ds["test_loss"].sel({"task.correlation": 0.9}).values).all()
+    assert np.isfinite(ds["test_loss"].sel({"task.correlation": 0.0}).values).all()
     errors = sorted((tmp_path / "runs").glob("*.error.json"))
     assert len(errors) == 2
     info = json.loads(errors[0].read_text())
-    assert info["error_type"] == "SimulationError" and "diverged" in info["message"]
-    assert "task.mean=1000000000.0" in info["overrides"]
-    assert "SimulationError" in str(ds["error"].sel({"task.mean": 1e9}).values[0])
+    assert info["error_type"] == "SimulationError" and "ran away" in info["message"]
+    assert "task.correlation=0.9" in info["overrides"]
+    assert "SimulationError" in str(ds["error"].sel({"task.correlation": 0.9}).values[0])
 
 
 def test_bad_key_fails_before_anything_runs(tmp_path):

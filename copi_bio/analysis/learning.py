@@ -53,3 +53,30 @@ def time_to_fraction_of_peak(curve: np.ndarray, x: np.ndarray, fraction: float =
     level = fraction * np.nanmax(curve)
     hit = np.flatnonzero(ok & (curve >= level))
     return float(np.asarray(x)[hit[0]])
+
+
+def time_to_level(curve: np.ndarray, x: np.ndarray, level: float) -> float:
+    """First ``x`` at which ``curve`` reaches ``level`` (NaN if it never does).
+
+    Parameters
+    ----------
+    curve : ndarray
+        E.g. test accuracy per evaluation.
+    x : ndarray
+        Matching epochs, presentations or seconds.
+    level : float
+        Absolute level, e.g. 0.97 for 97 % accuracy.
+    """
+    hit = np.flatnonzero(np.asarray(curve, float) >= level)
+    return float(np.asarray(x)[hit[0]]) if hit.size else float("nan")
+
+
+def training_seconds(ds: xr.Dataset) -> np.ndarray:
+    """Wall time (s) spent training up to each ``t_eval``, test evaluations excluded.
+
+    A run's training time (``wall_time_s - eval_time_s``) spread evenly over
+    its presentations: every presentation of a rate run costs the same.
+    """
+    pres = ds["presentation"].values.astype(float)
+    train = float(ds.attrs["wall_time_s"]) - float(ds.attrs.get("eval_time_s", 0.0))
+    return pres * train / max(pres[-1], 1.0)

@@ -14,7 +14,8 @@ from ..errors import CopiBioError
 from .correlations import DEFAULT_WINDOWS, rsc_by_window, spiketrains_from_arrays
 
 
-def load_spiketrains(path: str | Path, segment: int = 0) -> list[neo.SpikeTrain]:
+def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = False
+                     ) -> list[neo.SpikeTrain]:
     """Spike trains from a recording file.
 
     Parameters
@@ -24,15 +25,23 @@ def load_spiketrains(path: str | Path, segment: int = 0) -> list[neo.SpikeTrain]
         ``t_start``, ``t_stop``, ``n_neurons``); an NWB file (``.nwb``, its
         ``units`` table is read with ``pynwb``); or any file Neo can read
         (Neo picks the reader from the extension: ``.nix`` needs ``nixio``,
-        ``.pkl`` is Neo's own format, ...).
+        ``.pkl`` is Neo's pickle format, ...).
     segment : int
         Which segment of the first block to use (Neo files).
+    allow_pickle : bool
+        Read Neo's pickle files (``.pkl``, ``.pickle``). Unpickling runs
+        whatever code the file names, so this is off by default: only allow
+        it for files you wrote yourself. ``.npz`` files are always read with
+        ``allow_pickle=False``.
     """
     path = Path(path)
     if not path.exists():
         raise CopiBioError(f"recording {str(path)!r} does not exist")
+    if path.suffix.lower() in (".pkl", ".pickle") and not allow_pickle:
+        raise CopiBioError(f"{str(path)!r} is a pickle, which can run code when read; convert it to "
+                           ".npz, .nix or .nwb, or pass allow_pickle=True if you wrote it yourself")
     if path.suffix == ".npz":
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             if "times" not in f or "indices" not in f:
                 raise CopiBioError(f"{path}: an .npz recording needs arrays 'times' (s) and 'indices'")
             times, idx = f["times"], f["indices"].astype(int)
@@ -56,7 +65,12 @@ def load_spiketrains(path: str | Path, segment: int = 0) -> list[neo.SpikeTrain]
 
 
 def _load_nwb_units(path: Path) -> list[neo.SpikeTrain]:
-    """Spike trains of the ``units`` table of an NWB file (times in seconds)."""
+    """Spike trains of the ``units`` table of an NWB file (times in seconds).
+
+    The trains span the units' observation intervals (``obs_intervals``) when
+    the file has them, so that silent or early-stopping units keep their true
+    rates; otherwise from 0 to just after the last spike.
+    """
     try:
         from pynwb import NWBHDF5IO
     except ImportError:
@@ -67,10 +81,17 @@ def _load_nwb_units(path: Path) -> list[neo.SpikeTrain]:
             if units is None or len(units) == 0:
                 raise CopiBioError(f"{path} has no units table with spike times")
             trains = [np.asarray(units.get_unit_spike_times(i), dtype=float) for i in range(len(units))]
+            observed = None
+            if "obs_intervals" in units.colnames:  # the observed epochs bound the trains
+                intervals = [np.asarray(units.get_unit_obs_intervals(i), dtype=float) for i in range(len(units))]
+                if all(iv.size for iv in intervals):
+                    observed = (min(float(iv.min()) for iv in intervals), max(float(iv.max()) for iv in intervals))
     except (OSError, ValueError, KeyError) as err:
         raise CopiBioError(f"cannot read NWB file {str(path)!r}: {err}") from None
-    t_stop = max((t.max() for t in trains if t.size), default=0.0) + 1e-3
-    return [neo.SpikeTrain(np.sort(t) * pq.s, t_start=0.0 * pq.s, t_stop=t_stop * pq.s) for t in trains]
+    last = max((t.max() for t in trains if t.size), default=0.0)
+    t_start, t_stop = observed if observed is not None else (0.0, last + 1e-3)
+    t_stop = max(t_stop, last)
+    return [neo.SpikeTrain(np.sort(t) * pq.s, t_start=t_start * pq.s, t_stop=t_stop * pq.s) for t in trains]
 
 
 def mean_rate(spiketrains: Sequence[neo.SpikeTrain]) -> float:

@@ -8,8 +8,12 @@ the memory traffic of a step.
 
 from __future__ import annotations
 
+import contextlib
+from typing import ContextManager
+
 import numpy as np
 from scipy.linalg import blas
+from threadpoolctl import threadpool_limits
 
 
 _GEMM = {np.dtype(np.float64): blas.dgemm, np.dtype(np.float32): blas.sgemm}
@@ -62,3 +66,20 @@ def gemm_update(c: np.ndarray, a: np.ndarray, b: np.ndarray, alpha: float, beta:
     out = _GEMM[c.dtype](alpha, bb, aa, beta=beta, c=c.T, trans_a=tb, trans_b=ta, overwrite_c=1)
     if not np.shares_memory(out, c):  # pragma: no cover - BLAS refused to write in place
         c[...] = out.T
+
+
+SMALL_PRODUCT = 4_000_000
+"""Multiply-adds below which a product runs faster on one BLAS thread than on several."""
+
+
+def blas_threads(sizes: list[int], trials: int) -> ContextManager:
+    """Limit BLAS to one thread for networks whose largest product is small.
+
+    The products of a small network (e.g. 64-100-10 with 50 trials) take
+    microseconds; waking and synchronising BLAS worker threads costs more than
+    they save, and on a busy machine much more. Larger networks keep the
+    threads BLAS was configured with.
+    """
+    largest = max(max(a * b for a, b in zip(sizes[:-1], sizes[1:])),
+                  max(n * n for n in sizes[:-1])) * trials
+    return threadpool_limits(1) if largest < SMALL_PRODUCT else contextlib.nullcontext()

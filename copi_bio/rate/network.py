@@ -10,10 +10,17 @@ Equations integrated (exponential Euler on every leak; see docs/equations.md):
 
 * decorrelation ``x = z R^T`` (or ``tau_x dx/dt = -x + z R^T``), Foldiak
   ``tau_x dx/dt = -x + z - x M^T``;
-* soma ``tau_u du/dt = -u + x W^T + b + delta``, ``r = f(u)``;
-* output nudging ``delta_L = gamma (t - f(u_L)) f'(u_L)``, integrated
-  semi-implicitly (leak ``1 + gamma f'^2``) when it has no own time constant;
-* hidden feedback ``delta_k = f'(u_k) * (delta_{k+1} G_k)``;
+* ``feedback.perturbation = "prediction"`` (the paper's algorithm in the
+  adiabatic limit): forward prediction ``tau_u da/dt = -a + x W^T + b``,
+  transmitted rate ``r = f(a)``, soma ``tau_u du/dt = -u + x W^T + b + delta``,
+  output perturbation ``delta_L = gamma (t - f(a_L)) f'(a_L)``, hidden
+  ``delta_k = f'(a_k) * (delta_{k+1} G_k)``. A step is one sweep: predictions
+  bottom-up, perturbations top-down, somata, then plasticity;
+* ``feedback.perturbation = "nudging"`` (self-consistent): soma
+  ``tau_u du/dt = -u + x W^T + b + delta``, ``r = f(u)``, output nudging
+  ``delta_L = gamma (t - f(u_L)) f'(u_L)``, integrated semi-implicitly (leak
+  ``1 + gamma f'^2``) when it has no own time constant, hidden feedback
+  ``delta_k = f'(u_k) * (delta_{k+1} G_k)`` from the previous step;
 * plasticity (batch means over trials): COPI ``dW = eta (<u x^T> - W diag<x^2>)``,
   delta rule ``dW = eta <delta x^T>``, ``dR = -eta offdiag<x x^T> R`` (copi),
   ``dR = -eta R offdiag<x x^T>`` (copi_bio), ``dM = eta offdiag<x x^T>`` (foldiak).
@@ -22,7 +29,7 @@ Implementation: a step costs its matrix products and little else
 (``benchmarks/bench_rate.py`` compares it with that bound). Every product
 goes through one BLAS library (scipy's ``?gemm``: :func:`~.linalg.matmul_into`
 and :func:`~.linalg.gemm_update`) so that a single BLAS thread pool runs;
-products write into arrays of the state (``x``, ``a_out``, ``delta``, ``r``)
+products write into arrays of the state (``x``, ``a``, ``delta``, ``r``)
 or into scratch arrays kept in ``State.work``; the plasticity updates
 accumulate inside ``gemm`` (``offdiag<x x^T> R`` as ``x^T (x R)``, O(N^2 B));
 ``f'(u)`` of rectifying units is computed once with ``r = u f'(u)`` and reused
@@ -45,18 +52,21 @@ from .linalg import gemm_update, matmul_into
 class State:
     """Dynamic variables of a batch of trials.
 
-    Lists are indexed by population (``u``, ``r``, ``delta``, ``ubar``) or by
-    connection (``x``, ``xbar``, ``adjoint``); unused entries are ``None``.
+    Lists are indexed by population (``u``, ``a``, ``r``, ``delta``, ``ubar``)
+    or by connection (``x``, ``xbar``, ``adjoint``); unused entries are
+    ``None``. ``a`` is the forward prediction: the low-pass filtered drive
+    ``W x + b`` (``perturbation = "prediction"``) or the drive itself
+    (``"nudging"``).
     """
 
     u: list
+    a: list
     r: list
     delta: list
     x: list
     xbar: list
     ubar: list
     adjoint: list
-    a_out: np.ndarray
     work: dict = field(default_factory=dict, repr=False)
     """Scratch arrays of the step, reused between steps (``(name, index) -> array``)."""
 
@@ -95,11 +105,14 @@ class RateNetwork:
             else:
                 self._kind.append(None)
         self.decay_u = [float(np.exp(-dt / p.tau)) for p in model.populations]
+        # the prediction shares the somatic time constant; with nudging a = W x + b has no dynamics
+        self.decay_a = self.decay_u if fb.perturbation == "prediction" else [0.0] * len(self.decay_u)
         self.decay_x = None if lat.tau_x is None else float(np.exp(-dt / lat.tau_x))
         self.decay_d = None if fb.tau is None else float(np.exp(-dt / fb.tau))
         self.mean_rate = dt / lat.tau_mean
         self.centered = lat.statistics == "centered"
         self.gamma = fb.gamma
+        self.prediction = fb.perturbation == "prediction"
         self.decorrelated = [model.decorrelates(k) for k in range(self.n_layers)]
         self.W, self.L, self.b, self.G = [], [], [], []
         for k, w in enumerate(initial_weights(model, rng)):
@@ -133,13 +146,13 @@ class RateNetwork:
         foldiak_bp = self.model.lateral.rule == "foldiak" and self.model.feedback.mode == "bp"
         return State(
             u=[None] + [z(self.sizes[i]) for i in pops if i > 0],
+            a=[None] + [z(self.sizes[i]) for i in pops if i > 0],
             r=[z(self.sizes[0])] + [z(self.sizes[i]) for i in pops if i > 0],
             delta=[None] + [z(self.sizes[i]) for i in pops if i > 0],
             x=[z(self.sizes[k]) for k in conns],
             xbar=[z(self.sizes[k]) if self.centered else None for k in conns],
             ubar=[None] + [z(self.sizes[i]) if self.centered else None for i in pops if i > 0],
             adjoint=[z(self.sizes[k]) if foldiak_bp and self.decorrelated[k] else None for k in conns],
-            a_out=z(self.sizes[-1]),
         )
 
     def effective_weights(self, k: int) -> np.ndarray:
@@ -172,40 +185,109 @@ class RateNetwork:
         z : ndarray, shape (trials, n_0)
             Input rates.
         target : ndarray or None
-            Output targets (nudging), ``None`` for no target.
+            Output targets (perturbation toward them), ``None`` for no target.
         feedback : bool
             Whether top-down perturbations act (off for evaluation).
         eta_w, eta_l : float
             ``dt / tau`` of forward and lateral plasticity for this step (0: off).
         """
+        if self.prediction:
+            self._step_prediction(s, z, target, feedback, eta_w, eta_l)
+        else:
+            self._step_nudging(s, z, target, feedback, eta_w, eta_l)
+
+    def predict(self, s: State, z: np.ndarray) -> None:
+        """Advance only the forward predictions by ``dt`` (no perturbation, no plasticity).
+
+        With no perturbation the soma equals the prediction in both
+        formulations, so this is the free-running network used for testing.
+        """
+        s.r[0] = z
+        for k in range(self.n_layers):
+            drive = self._forward_drive(s, k)
+            post = k + 1
+            a, e = s.a[post], self.decay_a[post]
+            a *= e
+            a += (1.0 - e) * drive
+            self._rates(s, post, a, want_slope=False)
+
+    def _forward_drive(self, s: State, k: int) -> np.ndarray:
+        """Decorrelate the input of connection ``k`` and return its drive ``x W^T + b`` (scratch)."""
+        self._decorrelate(s, k)
+        x, w = s.x[k], self.W[k]
+        post = k + 1
+        drive = matmul_into(x, w.T, self._scratch(s, "a", post, (x.shape[0], self.sizes[post]),
+                                                  np.result_type(x, w)))
+        if self.b[k] is not None:
+            drive += self.b[k]
+        return drive
+
+    def _step_prediction(self, s: State, z: np.ndarray, target: np.ndarray | None, feedback: bool,
+                         eta_w: float, eta_l: float) -> None:
+        """One sweep of the prediction formulation: predictions up, perturbations down, somata, plasticity."""
+        s.r[0] = z
+        last = self.n_layers
+        drives = [None] * (last + 1)
+        slopes = [None] * (last + 1)
+        for k in range(last):
+            post = k + 1
+            drives[post] = self._forward_drive(s, k)
+            a, e = s.a[post], self.decay_a[post]
+            a *= e
+            a += (1.0 - e) * drives[post]
+            slopes[post] = self._rates(s, post, a, want_slope=feedback)
+        if feedback:
+            self._perturb_output(s, target, slopes[last])
+            self._feedback(s, slopes)
+        else:
+            for d in s.delta[1:]:
+                d.fill(0.0)
+        for post in range(1, last + 1):
+            self._leak(s, post, s.u[post], self.decay_u[post], drives[post])
+            if self.centered:
+                s.ubar[post] += self.mean_rate * (s.u[post] - s.ubar[post])
+        if eta_w or eta_l:
+            for k in range(last):
+                self._plasticity(s, k, drives[k + 1], eta_w, eta_l)
+
+    def _perturb_output(self, s: State, target: np.ndarray | None, slope: np.ndarray | None) -> None:
+        """``delta_L = gamma (t - f(a_L)) f'(a_L)`` (low-pass filtered with ``feedback.tau``)."""
+        last = self.n_layers
+        d = s.delta[last]
+        if target is None or self.gamma == 0:
+            d.fill(0.0)
+            return
+        a = s.a[last]
+        err = self._scratch(s, "err", last, a.shape, np.result_type(target, a))
+        np.subtract(target, s.r[last], out=err)
+        if self._kind[last] != ("linear", 1.0):
+            err *= slope if slope is not None else self.fprime[last](a)
+        err *= self.gamma
+        if self.decay_d is None:
+            np.copyto(d, err)
+        else:
+            d *= self.decay_d
+            err *= 1.0 - self.decay_d
+            d += err
+
+    def _step_nudging(self, s: State, z: np.ndarray, target: np.ndarray | None, feedback: bool,
+                      eta_w: float, eta_l: float) -> None:
+        """One step of the self-consistent nudging formulation (somata transmit ``f(u)``)."""
         s.r[0] = z
         last = self.n_layers
         nudge = feedback and target is not None and self.gamma > 0
-        trials = z.shape[0]
         # f'(u) of hidden populations, evaluated with r = f(u) and reused by the feedback
         slopes = [None] * (last + 1)
         for k in range(self.n_layers):
-            self._decorrelate(s, k)
             post = k + 1
-            x, w = s.x[k], self.W[k]
-            shape = (trials, self.sizes[post])
-            if post == last and self._writable(s.a_out, shape) and x.dtype == w.dtype:
-                a = s.a_out
-            else:
-                a = self._scratch(s, "a", post, shape, np.result_type(x, w))
-            matmul_into(x, w.T, a)
-            if self.b[k] is not None:
-                a += self.b[k]
+            a = self._forward_drive(s, k)
+            np.copyto(s.a[post], a)
             u, e = s.u[post], self.decay_u[post]
-            if post == last:
-                s.a_out = a
-                if nudge:
-                    self._nudge_output(s, a, target)
-                else:
-                    if not feedback:
-                        s.delta[post][...] = 0.0
-                    self._leak(s, post, u, e, a)
+            if post == last and nudge:
+                self._nudge_output(s, a, target)
             else:
+                if post == last and not feedback:
+                    s.delta[post][...] = 0.0
                 self._leak(s, post, u, e, a)
             slopes[post] = self._rates(s, post, u, want_slope=feedback and post < last)
             if self.centered:
@@ -290,7 +372,7 @@ class RateNetwork:
             u += (1.0 - e) * (a + d)
 
     def _feedback(self, s: State, slopes: list) -> None:
-        """Hidden perturbations, top down; ``slopes[k]`` is f'(u_k) when the step already has it."""
+        """Hidden perturbations, top down; ``slopes[k]`` is f' (of ``a_k`` or ``u_k``) when the step has it."""
         mode = self.model.feedback.mode
         last = self.n_layers
         for k in range(last - 1, 0, -1):
@@ -302,7 +384,7 @@ class RateNetwork:
             g = matmul_into(src, mat, self._scratch(s, "g", k, shape, np.result_type(src, mat)))
             if mode == "bp":
                 g = self._lateral_transpose(s, k, g)
-            fpk = slopes[k] if slopes[k] is not None else self.fprime[k](s.u[k])
+            fpk = slopes[k] if slopes[k] is not None else self.fprime[k](s.a[k] if self.prediction else s.u[k])
             d = s.delta[k]
             if self.decay_d is None:
                 if self._writable(d, g.shape) and g.dtype == d.dtype:

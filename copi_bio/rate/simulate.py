@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import array_state, load_checkpoint, restore_array_state, save_checkpoint
 from ..errors import RUNAWAY, ModelError, SimulationError
 from ..initial import seeded_generators
 from ..metrics import relative_error
@@ -16,6 +16,7 @@ from ..progress import ProgressBar
 from ..record import ConnectionStats, RunRecord
 from ..spec import Model
 from ..tasks import TaskData, build_task
+from .linalg import blas_threads
 from .network import RateNetwork, State
 
 EVAL_CHUNK = 2048
@@ -25,7 +26,8 @@ def evaluate(net: RateNetwork, task: TaskData) -> dict[str, float]:
     """Free-running test-set evaluation (no feedback, no plasticity).
 
     Each test stimulus is held for one presentation from the zero state and
-    the output rate at its end is the prediction.
+    the output rate ``f(a_L)`` at its end is the prediction (without
+    perturbations the soma equals the forward prediction).
 
     Returns
     -------
@@ -41,7 +43,7 @@ def evaluate(net: RateNetwork, task: TaskData) -> dict[str, float]:
         z = task.test_inputs[start:start + EVAL_CHUNK].astype(net.dtype)
         s = net.new_state(len(z))
         for _ in range(steps):
-            net.step(s, z, None, feedback=False, eta_w=0.0, eta_l=0.0)
+            net.predict(s, z)
         outputs.append(s.r[-1].astype(float))
     y = np.concatenate(outputs)
     out = {"test_loss": float(np.mean((task.test_targets - y) ** 2))}
@@ -66,7 +68,8 @@ def _check_finite(net: RateNetwork, s: State, t: float) -> None:
         if not np.isfinite(peak) or peak > RUNAWAY:
             raise SimulationError("u", names[i], t, (
                 f"max |u| = {peak:.3g}; lower the plasticity rates (increase plasticity.tau or "
-                "lateral.tau), the nudging gain feedback.gamma, or protocol.dt"))
+                "lateral.tau), the perturbation gain feedback.gamma, or protocol.dt, or decorrelate the "
+                "inputs (see 'Stability' in docs/equations.md)"))
 
 
 def _snapshot(net: RateNetwork) -> dict:
@@ -115,6 +118,11 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
     record = RunRecord(model=model, teacher=task.teacher)
     record.attrs["n_test"] = len(task.test_inputs)
     record.attrs["trials"] = proto.trials
+    for k, g in enumerate(net.G):
+        if g is not None:  # fixed random top-down weights (fa / dfa), G[k]: delta of src -> hidden k
+            src = names[k + 1] if model.feedback.mode == "fa" else names[-1]
+            record.variables[f"B_{names[k]}"] = ((f"neuron_{src}", f"neuron_{names[k]}"), g.astype(float), {
+                "long_name": f"fixed random top-down weights carrying delta of {src} to {names[k]}"})
     if task.n_train:
         record.attrs["n_train"] = task.n_train
     stats = [ConnectionStats(net.sizes[k], net.sizes[k + 1]) for k in range(net.n_layers)]
@@ -123,7 +131,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
     weights_every = rec_spec.weights_every or proto.eval_every
     n_rec = rec_spec.trials
     has_target = task.n_out > 0
-    loss_sum, loss_n = 0.0, 0
+    loss_sum, loss_n, eval_time = 0.0, 0, 0.0
     if checkpoint_every is not None:
         if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, np.integer)) \
                 or checkpoint_every < 1:
@@ -134,7 +142,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
     resumed = load_checkpoint(checkpoint, model) if checkpoint is not None and Path(checkpoint).exists() \
         else None
     if resumed is not None:
-        net.W, net.L, net.b, net.G, net.adam = (resumed[k] for k in ("W", "L", "b", "G", "adam"))
+        restore_array_state(net, resumed["network"])  # W, L, b, G, Adam moments, ...
         state = resumed["state"]
         data_rng.bit_generator.state = resumed["data_rng"]
         task.sampler_state = resumed["sampler_state"]
@@ -146,7 +154,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
 
     def write_checkpoint(p_done: int) -> None:
         save_checkpoint(checkpoint, model, {
-            "W": net.W, "L": net.L, "b": net.b, "G": net.G, "adam": net.adam,
+            "network": array_state(net),  # every network attribute that holds arrays
             "state": dataclasses.replace(state, work={}),  # scratch arrays are rewritten before use
             "data_rng": data_rng.bit_generator.state, "sampler_state": task.sampler_state,
             "record": record, "stats": stats, "loss_sum": loss_sum, "loss_n": loss_n,
@@ -154,8 +162,10 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
         })
 
     def metrics_row(t: float, p: int) -> None:
-        nonlocal loss_sum, loss_n
+        nonlocal loss_sum, loss_n, eval_time
+        start = _time.perf_counter()
         row = evaluate(net, task)
+        eval_time += _time.perf_counter() - start
         if loss_n:
             row["train_loss"] = loss_sum / loss_n
         loss_sum, loss_n = 0.0, 0
@@ -186,14 +196,15 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
     if p_start:
         bar.advance(p_start)
     wall = _time.perf_counter()
-    if resumed is None:
-        record.add_weights(0.0, _snapshot(net))
-        metrics_row(0.0, 0)
     tau_w, tau_l = model.plasticity.tau, model.lateral.tau
     learn_w = model.plasticity.rule != "none"
     learn_l = model.lateral.rule != "none"
     try:
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence: _check_finite
+        # divergence is reported by _check_finite, not by numpy warnings
+        with blas_threads(net.sizes, proto.trials), np.errstate(over="ignore", invalid="ignore"):
+            if resumed is None:
+                record.add_weights(0.0, _snapshot(net))
+                metrics_row(0.0, 0)
             for p in range(p_start, proto.presentations):
                 z, target = task.batch(data_rng, proto.trials)
                 z = z.astype(net.dtype)
@@ -214,7 +225,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
                     u = state.u[k + 1] - state.ubar[k + 1] if net.centered else state.u[k + 1]
                     st.add(x, u, state.delta[k + 1])
                 if has_target:
-                    y = net.f[-1](state.a_out)
+                    y = net.f[-1](state.a[-1])
                     loss_sum += float(np.mean((target - y) ** 2))
                     loss_n += 1
                 if (p + 1) % proto.eval_every == 0 or p + 1 == proto.presentations:
@@ -231,6 +242,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
     finally:
         bar.close()
         record.attrs["wall_time_s"] = _time.perf_counter() - wall
+        record.attrs["eval_time_s"] = eval_time  # part of wall_time_s spent on test evaluations
     record.attrs["status"] = "complete"
     record.attrs["steps"] = step_count
     return record

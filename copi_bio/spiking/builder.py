@@ -1,4 +1,6 @@
-"""Brian2 network of a spiking COPI model, built from the spec objects only.
+"""Brian2 network of a chain model in the trace formulation (``neuron =
+"poisson_rate"`` or ``"lif_rate"``): a rate model with spike noise, built
+from the spec objects only.
 
 Every population keeps a spike trace ``x`` (Hz, ``tau_trace``), its slow
 running mean ``xbar`` (``tau_mean``) and the dimensionless fluctuation
@@ -12,7 +14,9 @@ have a somatic potential ``u`` (the local learning signal)::
 synapses subtract ``I_lat = sum_j M_ij fluct_j`` and learn
 ``dM_ij/dt = eta_l fluct_i fluct_j`` (``M >= 0`` with Dale's law); forward
 synapses drive ``I_ff = sum_j W_ij fluct_j`` and learn the COPI rule
-``dW_ij/dt = eta_w ((u_i - ubar_i) fluct_j - W_ij fluct_j^2)``.
+``dW_ij/dt = eta_w ((u_i - ubar_i) fluct_j - W_ij fluct_j^2)``, either at
+every step on the traces or at presynaptic spikes (see
+:mod:`copi_bio.spiking.plasticity`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 from brian2 import Hz, second
 
 from ..spec import Model, Population
+from . import plasticity
 
 _TRANSFER = {
     "linear": ("u", "1.0"),
@@ -76,7 +81,7 @@ class SpikingNetwork:
 def structure_key(model: Model) -> str:
     """Text identifying the generated code of a model (standalone build folder)."""
     pops = ",".join(f"{p.name}:{p.size}:{p.transfer}" for p in model.populations)
-    return f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{model.feedback.mode}|{model.spiking.neuron}|{model.spiking.dale}"
+    return f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{model.feedback.mode}|{model.spiking.neuron}|{model.spiking.dale}|{model.spiking.forward_update}"
 
 
 def _namespace(model: Model, pop: Population) -> dict:
@@ -89,7 +94,7 @@ def _namespace(model: Model, pop: Population) -> dict:
 
 def _spiking_args(model: Model) -> dict:
     """Threshold/reset arguments of the chosen neuron model."""
-    if model.spiking.neuron == "lif":
+    if model.spiking.neuron == "lif_rate":
         return dict(threshold="v > 1", reset="v = 0\nx += 1 / tau_trace",
                     refractory=model.spiking.refractory * second)
     return dict(threshold="rand() < rate * dt", reset="x += 1 / tau_trace")
@@ -143,7 +148,7 @@ fu = {f_expr} : 1
 fprime = {fp_expr} : 1
 rate = clip(r0 + rs * (fu - I_lat), 0 * Hz, rmax) : Hz
 """ + _TRACE
-    if model.spiking.neuron == "lif":
+    if model.spiking.neuron == "lif_rate":
         eqs += _LIF
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
     last_err = None
@@ -160,7 +165,7 @@ rate = clip(r0 + rs * (fu - I_lat), 0 * Hz, rmax) : Hz
         group.nudge = 1.0
     group.x = model.spiking.rate_offset * Hz
     group.xbar = model.spiking.rate_offset * Hz
-    if model.spiking.neuron == "lif":
+    if model.spiking.neuron == "lif_rate":
         group.run_regularly("v += lif_noise * sqrt(dt / tau_lif) * randn()", dt=proto.dt * second)
     return group
 
@@ -174,15 +179,21 @@ def _shared(pre: b2.NeuronGroup, post: b2.NeuronGroup) -> dict:
 
 def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w0: np.ndarray,
                   gate: b2.TimedArray, eta: float) -> b2.Synapses:
-    """All-to-all plastic forward synapses ``W_k`` (COPI rule)."""
+    """All-to-all plastic forward synapses ``W_k`` (COPI rule).
+
+    ``spiking.forward_update = "spike"`` applies the rule at presynaptic
+    spikes (:data:`~copi_bio.spiking.plasticity.COPI_FORWARD_ON_PRE`);
+    ``"clock"`` integrates it every step on the traces.
+    """
     bp = model.feedback.mode == "bp" and k >= 1
-    eqs = """
-dw/dt = eta_w * gate_w(t) * ((u_post - ubar_post) * fluct_pre - w * fluct_pre**2) : 1 (clock-driven)
-I_ff_post = w * fluct_pre : 1 (summed)
-"""
+    if model.spiking.forward_update == "spike":
+        eqs, on_pre = "w : 1\n", plasticity.COPI_FORWARD_ON_PRE
+    else:
+        eqs, on_pre = plasticity.COPI_FORWARD_CLOCK, None
+    eqs += "I_ff_post = w * fluct_pre : 1 (summed)\n"
     if bp:
         eqs += "I_fb_pre = w * delta_post : 1 (summed)\n"
-    syn = b2.Synapses(pre, post, eqs, method="euler", dt=model.protocol.dt * second,
+    syn = b2.Synapses(pre, post, eqs, on_pre=on_pre, method="euler", dt=model.protocol.dt * second,
                       namespace={**_shared(pre, post), "eta_w": eta * Hz, "gate_w": gate}, name=f"W_{k}")
     syn.connect()
     syn.w = w0.T.ravel()  # all-to-all connect() orders synapses pre-major

@@ -31,3 +31,15 @@ def count_correlation(counts: np.ndarray) -> tuple[float, float]:
     if not vals.size:
         return float("nan"), float("nan")
     return float(vals.mean()), float(np.abs(vals).mean())
+
+
+def isi_cv(times: np.ndarray, idx: np.ndarray, min_spikes: int = 5) -> float:
+    """Mean coefficient of variation of inter-spike intervals over neurons with ``min_spikes`` or more."""
+    order = np.lexsort((times, idx))
+    times, idx = times[order], idx[order]
+    cvs = []
+    for n in np.unique(idx):
+        isi = np.diff(times[idx == n])
+        if len(isi) + 1 >= min_spikes and isi.mean() > 0:
+            cvs.append(isi.std() / isi.mean())
+    return float(np.mean(cvs)) if cvs else float("nan")

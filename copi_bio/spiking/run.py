@@ -6,9 +6,9 @@ schedules, weights are sampled by monitors, and the metrics are computed
 afterwards from the weight snapshots and spike trains:
 
 * ``test_loss`` / ``test_accuracy``: the rate read-out of the learned
-  effective weights ``f(W (I+M)^-1 (z - <z>))`` on the test set (the rules
-  learn on fluctuations around running means, so the inputs are centred by
-  the test-set mean);
+  effective weights ``f(W (I+M)^-1 (z - <z>))`` on the test set, layer by
+  layer (the rules learn on fluctuations around running means, so the input
+  of every connection is centred by its test-set mean);
 * ``inference_error_teacher``: ``||W_eff - W_T|| / ||W_T||`` (one connection);
 * ``mean_abs_corr_<pop>`` / ``mean_spike_count_corr_<pop>``: mean |r_sc| / mean
   r_sc of spike counts in ``spiking.count_window`` windows of each evaluation
@@ -28,11 +28,12 @@ from ..errors import RUNAWAY, SimulationError
 from ..initial import effective_weights, initial_weights, seeded_generators
 from ..metrics import relative_error
 from ..record import RunRecord
-from ..spec import Model
+from ..spec import Model, NetworkModel
 from ..tasks import TaskData, build_task
 from ..transfer import transfer
 from . import builder, device
 from .measures import count_correlation, spike_counts
+from .run_network import run_network
 
 
 def _gates(model: Model) -> tuple[np.ndarray, np.ndarray]:
@@ -140,12 +141,12 @@ def _snapshots(model: Model, snet: builder.SpikingNetwork) -> tuple[np.ndarray, 
 def _readout(model: Model, task: TaskData, ws: list[np.ndarray], ms: list[np.ndarray | None]) -> dict:
     if task.n_out == 0 or not ws:
         return {}
-    # the rules learn on fluctuations around running means: centre the inputs
-    h = task.test_inputs - task.test_inputs.mean(axis=0)
+    # the rules learn on fluctuations around running means: centre the inputs of every connection
+    h = task.test_inputs
     for k, w in enumerate(ws):
         pop = model.populations[k + 1]
         f = transfer(pop.transfer, pop.slope)[0]
-        h = f(h @ effective_weights(w, ms[k] if k < len(ms) else None, foldiak=True).T)
+        h = f((h - h.mean(axis=0)) @ effective_weights(w, ms[k] if k < len(ms) else None, foldiak=True).T)
     out = {"test_loss": float(np.mean((task.test_targets - h) ** 2))}
     if task.classification:
         out["test_accuracy"] = float(np.mean(np.argmax(h, axis=1) == task.test_labels))
@@ -233,13 +234,14 @@ def _check_potentials(model: Model, snet: builder.SpikingNetwork) -> None:
                 "(spiking.eta_forward, spiking.eta_lateral), the nudging gain feedback.gamma, or protocol.dt"))
 
 
-def run_spiking(model: Model, progress: bool = False) -> RunRecord:
+def run_spiking(model: Model | NetworkModel, progress: bool = False) -> RunRecord:
     """Simulate a model with the Brian2 spiking backend.
 
     Parameters
     ----------
-    model : Model
-        Validated model with ``backend = "spiking"``; its ``spiking`` table
+    model : Model or NetworkModel
+        Validated model with ``backend = "spiking"`` (an E/I network model goes
+        to :func:`~copi_bio.spiking.run_network.run_network`); its ``spiking`` table
         selects neuron model, traces, rate mapping and Brian2 device. One
         network is simulated (``protocol.trials`` is not used).
     progress : bool
@@ -250,6 +252,8 @@ def run_spiking(model: Model, progress: bool = False) -> RunRecord:
     RunRecord
         Weight snapshots, metrics, spikes and recorded states.
     """
+    if isinstance(model, NetworkModel):
+        return run_network(model, progress=progress)
     task_rng, init_rng, data_rng = seeded_generators(model.seed)
     pops = model.populations
     task = build_task(model.task, pops[0].size, pops[-1].size, task_rng)

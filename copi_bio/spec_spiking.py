@@ -1,0 +1,481 @@
+"""Spec objects of the spiking backend.
+
+Two kinds of spiking model exist:
+
+* a chain model (:class:`~copi_bio.spec.Model`, ``backend = "spiking"``) whose
+  ``[spiking]`` table (:class:`SpikingParams`) says how the rate chain is
+  turned into spikes;
+* an excitatory/inhibitory network (:class:`NetworkModel`, a model file with a
+  ``[network]`` table): typed populations of conductance-based LIF neurons,
+  projections with a connection probability and plastic inhibition.
+
+The objects only hold and check values; :mod:`copi_bio.spiking` builds them.
+All quantities are SI floats (s, Hz, V, S, F, A).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+from .errors import ModelError
+from .spec import MAX_POPULATION, SpecBase, param
+from .units import format_quantity
+
+RENAMED_NEURONS = {
+    "poisson": "poisson_rate",
+    "lif": "lif_rate",
+}
+"""Old ``spiking.neuron`` values and their honest names (both are rate models with spike noise)."""
+
+
+@dataclass(frozen=True)
+class SpikingParams(SpecBase):
+    """Parameters of the spiking backend (the ``[spiking]`` table).
+
+    ``neuron`` selects how a chain model spikes. Both choices are a rate
+    model with spike noise: synapses pass low-pass filtered spike-trace
+    fluctuations ``xi = (x - xbar) / rate_scale``, not spikes, and neurons
+    spike as Poisson processes (``poisson_rate``) or as noisy LIF neurons
+    (``lif_rate``) at the rate of the rate model. Spike-driven synapses,
+    conductance-based LIF neurons and spike-timing plasticity are the
+    ``[network]`` models (:class:`NetworkModel`).
+
+    Input values ``z`` become rates ``rate_offset + rate_scale * z`` (clipped
+    to ``[0, max_rate]``). For a ``[network]`` model only ``count_window``,
+    ``rate_bin``, ``record_spikes``, ``device``, ``codegen``, ``threads`` and
+    ``build_dir`` apply.
+    """
+
+    neuron: str = param("choice", "poisson_rate", choices=("poisson_rate", "lif_rate"),
+                        doc="rate model with Poisson spike noise, or with noisy LIF spiking")
+    tau_trace: float = param("time", 20e-3, low=0, doc="presynaptic spike-trace time constant")
+    tau_mean: float = param("time", 2.0, low=0, doc="running-mean time constant (centering)")
+    rate_offset: float = param("rate", 10.0, low=0, strict=False, doc="rate at input value / f(u) = 0")
+    rate_scale: float = param("rate", 5.0, low=0, doc="rate per unit input value / f(u)")
+    max_rate: float = param("rate", 50.0, low=0, doc="upper clip of firing rates")
+    eta_lateral: float | None = param("float", None, low=0, strict=False, optional=True,
+                                      doc="lateral learning rate (1/s; default 1 / lateral.tau)")
+    eta_forward: float | None = param("float", None, low=0, strict=False, optional=True,
+                                      doc="forward learning rate (1/s; default 1 / plasticity.tau)")
+    forward_update: str = param("choice", "spike", choices=("spike", "clock"),
+                                doc="apply the forward COPI rule at presynaptic spikes (unbiased) or every step")
+    dale: str = param("choice", "inhibitory", choices=("none", "inhibitory"),
+                      doc="lateral weights signed (none) or kept M >= 0 (inhibitory)")
+    tau_lif: float = param("time", 10e-3, low=0, doc="lif_rate: LIF membrane time constant")
+    lif_noise: float = param("float", 0.5, low=0, strict=False, doc="lif_rate: membrane noise (threshold units)")
+    refractory: float = param("time", 2e-3, low=0, strict=False, doc="lif_rate: refractory period")
+    count_window: float = param("time", 0.1, low=0, doc="counting window of spike-count correlations")
+    rate_bin: float = param("time", 0.1, low=0, doc="bin width of stored rates rate_<pop>")
+    record_spikes: bool = param("bool", True, doc="store spike times and indices in the results")
+    device: str = param("choice", "runtime", choices=("runtime", "cpp_standalone"),
+                        doc="Brian2 device")
+    codegen: str = param("choice", "numpy", choices=("numpy", "cython"),
+                         doc="code generation target of the runtime device")
+    threads: int = param("int", 0, low=0, strict=False, doc="OpenMP threads of cpp_standalone (0: off)")
+    build_dir: str | None = param("str", None, optional=True,
+                                  doc="cpp_standalone build folder (default: a per-user cache folder)")
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str) -> "SpikingParams":
+        """As :meth:`SpecBase.from_mapping`; old neuron names are refused with their new name."""
+        if isinstance(data, Mapping) and isinstance(data.get("neuron"), str) and data["neuron"] in RENAMED_NEURONS:
+            old = data["neuron"]
+            raise ModelError(f"{path}.neuron", old,
+                             f"{RENAMED_NEURONS[old]!r}: the trace formulation was renamed (it is a rate model "
+                             "with spike noise); spike-driven E/I networks are [network] models")
+        return super().from_mapping(data, path)
+
+
+# ---------------------------------------------------------------- E/I network
+
+CELL_TYPES = ("excitatory", "inhibitory")
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _without(data: Any, path: str, key: str) -> tuple[dict, Any]:
+    """A copy of the table ``data`` without ``key``, and the value of ``key`` (None if absent)."""
+    if not isinstance(data, Mapping):
+        raise ModelError(path, data, "a table")
+    data = dict(data)
+    return data, data.pop(key, None)
+
+
+@dataclass(frozen=True)
+class NetworkPopulation(SpecBase):
+    """A population of conductance-based leaky integrate-and-fire neurons.
+
+    ``C dV/dt = g_leak (E_leak - V) + g_exc (E_exc - V) + g_inh (E_inh - V) + I_bg + I_common(t)``,
+    ``dg_exc/dt = -g_exc / tau_exc``, ``dg_inh/dt = -g_inh / tau_inh``;
+    a spike at ``V > V_th`` resets ``V`` to ``V_reset`` for ``refractory``.
+    ``type`` fixes the sign of every synapse the population makes (Dale's law).
+    """
+
+    name: str = param("str", doc="population name")
+    size: int = param("int", low=1, strict=False, high=MAX_POPULATION, doc="number of neurons")
+    type: str = param("choice", choices=CELL_TYPES, doc="excitatory or inhibitory (sign of its synapses)")
+    C: float = param("capacitance", 200e-12, low=0, doc="membrane capacitance")
+    g_leak: float = param("conductance", 10e-9, low=0, doc="leak conductance")
+    E_leak: float = param("voltage", -60e-3, doc="leak reversal (resting) potential")
+    V_th: float = param("voltage", -50e-3, doc="spike threshold")
+    V_reset: float = param("voltage", -60e-3, doc="reset potential")
+    refractory: float = param("time", 5e-3, low=0, strict=False, doc="absolute refractory period")
+    E_exc: float = param("voltage", 0.0, doc="excitatory reversal potential")
+    E_inh: float = param("voltage", -80e-3, doc="inhibitory reversal potential")
+    tau_exc: float = param("time", 5e-3, low=0, doc="excitatory conductance time constant")
+    tau_inh: float = param("time", 10e-3, low=0, doc="inhibitory conductance time constant")
+    I_bg: float = param("current", 0.0, doc="constant background current")
+
+    @property
+    def tau_m(self) -> float:
+        """Membrane time constant ``C / g_leak`` (s)."""
+        return self.C / self.g_leak
+
+
+@dataclass(frozen=True)
+class PlasticityRule(SpecBase):
+    """Base of the spike-timing rules of a projection (``rule`` key selects the class).
+
+    Both rules keep spike traces ``x_pre``, ``x_post`` (jump 1, decay ``tau``)
+    and clip the weight to ``[0, w_max]``, so a synapse never changes sign.
+    Plasticity is off before ``onset``.
+    """
+
+    rule: ClassVar[str] = ""
+    eta: float = param("float", 0.01, low=0, doc="learning rate (weight change per unit trace, in units of nS)")
+    tau: float = param("time", 20e-3, low=0, doc="spike-trace time constant of the symmetric window")
+    w_max: float = param("conductance", 100e-9, low=0, doc="upper bound of the weight")
+    onset: float = param("time", 0.0, low=0, strict=False, doc="plasticity starts at this time")
+
+
+@dataclass(frozen=True)
+class CovarianceRule(PlasticityRule):
+    """Symmetric spike-timing rule minus the product of slow rate estimates (COPI decorrelation).
+
+    pre spike: ``w += eta (x_post - 2 tau nu_post)``; post spike: ``w += eta x_pre``,
+    with ``nu_post`` the postsynaptic rate averaged over ``tau_rate``.
+    Expected drift: ``eta * integral exp(-|s|/tau) cov_{post,pre}(s) ds``.
+    """
+
+    rule: ClassVar[str] = "covariance"
+    tau_rate: float = param("time", 1.0, low=0, doc="time constant of the slow rate estimate nu_post")
+
+
+@dataclass(frozen=True)
+class VogelsSprekelerRule(PlasticityRule):
+    """Inhibitory plasticity of Vogels, Sprekeler et al. 2011.
+
+    pre spike: ``w += eta (x_post - alpha)``; post spike: ``w += eta x_pre``,
+    ``alpha = 2 tau target_rate``. Expected drift:
+    ``eta [nu_pre 2 tau (nu_post - target_rate) + integral exp(-|s|/tau) cov(s) ds]``.
+    """
+
+    rule: ClassVar[str] = "vogels_sprekeler"
+    target_rate: float = param("rate", 3.0, low=0, doc="homeostatic target rate of the postsynaptic neurons")
+
+    @property
+    def alpha(self) -> float:
+        """Depression per presynaptic spike ``2 tau target_rate`` (dimensionless)."""
+        return 2.0 * self.tau * self.target_rate
+
+
+PLASTICITY_RULES: dict[str, type[PlasticityRule]] = {c.rule: c for c in (CovarianceRule, VogelsSprekelerRule)}
+
+
+@dataclass(frozen=True)
+class Projection(SpecBase):
+    """Random synapses from ``pre`` to ``post`` with probability ``probability``.
+
+    Each presynaptic spike raises the postsynaptic conductance of the
+    receptor of ``pre``'s type by ``weight`` (excitatory: ``g_exc``,
+    inhibitory: ``g_inh``). Inside a population there are no autapses.
+    """
+
+    pre: str = param("str", doc="presynaptic population")
+    post: str = param("str", doc="postsynaptic population")
+    probability: float = param("float", doc="connection probability (0, 1]", low=0, high=1)
+    weight: float = param("conductance", doc="conductance increment per spike", low=0, strict=False)
+    delay: float = param("time", 0.0, low=0, strict=False, doc="synaptic delay")
+    name: str | None = param("str", None, optional=True,
+                             doc="projection name (default '<pre>_<post>'); --set network.projections.NAME.KEY=...")
+    plasticity: PlasticityRule | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str) -> "Projection":
+        """Build the projection; an optional ``plasticity`` table with a ``rule`` key selects the rule."""
+        data, rule_table = _without(data, path, "plasticity")
+        proj = super().from_mapping(data, path)
+        if rule_table is None:
+            return proj
+        if not isinstance(rule_table, Mapping):
+            raise ModelError(f"{path}.plasticity", rule_table, "a table with a 'rule' key")
+        rule_table = dict(rule_table)
+        rule = rule_table.pop("rule", None)
+        if rule not in PLASTICITY_RULES:
+            raise ModelError(f"{path}.plasticity.rule", rule, "one of " + ", ".join(map(repr, PLASTICITY_RULES)))
+        return dataclasses.replace(proj, plasticity=PLASTICITY_RULES[rule].from_mapping(rule_table,
+                                                                                        f"{path}.plasticity"))
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The TOML table, with the plasticity sub-table."""
+        out = super().to_mapping()
+        if self.plasticity is not None:
+            out["plasticity"] = {"rule": self.plasticity.rule, **self.plasticity.to_mapping()}
+        return out
+
+    @property
+    def label(self) -> str:
+        """``name`` or ``"<pre>_<post>"``: the suffix of this projection's result variables."""
+        return self.name or f"{self.pre}_{self.post}"
+
+
+@dataclass(frozen=True)
+class CommonInput(SpecBase):
+    """A fluctuating current shared by every neuron (an Ornstein-Uhlenbeck process).
+
+    ``I_common(t) = std * c(t)``, ``tau dc/dt = -c + sqrt(2 tau) xi(t)``, sampled
+    every ``resolution`` and held (the same trajectory for every neuron, so
+    the same realisation can be replayed in another simulator).
+    """
+
+    std: float = param("current", 0.0, low=0, strict=False, doc="standard deviation of the shared current")
+    tau: float = param("time", 0.1, low=0, doc="correlation time")
+    resolution: float = param("time", 1e-3, low=0, doc="sampling interval of the trajectory")
+
+
+@dataclass(frozen=True)
+class NetworkProtocol(SpecBase):
+    """Time stepping of a network run."""
+
+    duration: float = param("time", doc="simulated time")
+    dt: float = param("time", 1e-4, low=0, doc="integration step")
+    eval_every: float = param("time", 1.0, low=0, doc="interval of the rate / correlation / weight metrics")
+    method: str = param("choice", "euler", choices=("euler", "exponential_euler", "rk2"),
+                        doc="Brian2 integration method of the membrane equations")
+
+
+@dataclass(frozen=True)
+class NetworkRecording(SpecBase):
+    """Which neurons' spikes are stored.
+
+    ``neurons`` is a number ``N`` (the first ``N`` neurons of every recorded
+    population; with random connectivity a random sample) or a list of
+    indices; omitted: all neurons.
+    """
+
+    populations: tuple[str, ...] | None = param("str_list", None, optional=True,
+                                                doc="populations whose spikes are stored (default all)")
+    neurons: int | tuple[int, ...] | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str) -> "NetworkRecording":
+        """Build the recording spec; ``neurons`` is an integer or a list of integers."""
+        data, neurons = _without(data, path, "neurons")
+        key = f"{path}.neurons"
+        if neurons is not None:
+            if isinstance(neurons, bool) or not isinstance(neurons, (int, list, tuple)):
+                raise ModelError(key, neurons, "a number of neurons or a list of neuron indices")
+            if isinstance(neurons, int):
+                if neurons < 1:
+                    raise ModelError(key, neurons, "at least 1")
+            else:
+                if not neurons or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in neurons):
+                    raise ModelError(key, neurons, "a non-empty list of non-negative integer indices")
+                if len(set(neurons)) != len(neurons):
+                    raise ModelError(key, neurons, "a list without repeated indices")
+                neurons = tuple(sorted(neurons))
+        return dataclasses.replace(super().from_mapping(data, path), neurons=neurons)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The TOML table."""
+        out = super().to_mapping()
+        if self.neurons is not None:
+            out["neurons"] = self.neurons if isinstance(self.neurons, int) else list(self.neurons)
+        return out
+
+    def indices(self, size: int) -> list[int]:
+        """Indices of the recorded neurons of a population of ``size``."""
+        if self.neurons is None:
+            return list(range(size))
+        if isinstance(self.neurons, int):
+            return list(range(min(size, self.neurons)))
+        return [i for i in self.neurons if i < size]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Typed populations, projections and the shared input of an E/I network."""
+
+    populations: tuple[NetworkPopulation, ...]
+    projections: tuple[Projection, ...]
+    common_input: CommonInput = field(default_factory=CommonInput)
+
+    def population(self, name: str) -> NetworkPopulation:
+        """The population called ``name``."""
+        for pop in self.populations:
+            if pop.name == name:
+                return pop
+        raise KeyError(name)
+
+    @classmethod
+    def from_mapping(cls, data: Any, path: str = "network") -> "NetworkSpec":
+        """Build and cross-check the ``[network]`` table."""
+        if not isinstance(data, Mapping):
+            raise ModelError(path, data, "a table with [[network.populations]] and [[network.projections]]")
+        unknown = sorted(set(data) - {"populations", "projections", "common_input"})
+        if unknown:
+            raise ModelError(f"{path}.{unknown[0]}", data[unknown[0]],
+                             f"a known key of [{path}]: common_input, populations, projections")
+        pops_raw, projs_raw = data.get("populations"), data.get("projections", [])
+        if not isinstance(pops_raw, list) or not pops_raw:
+            raise ModelError(f"{path}.populations", pops_raw, "a non-empty array of tables [[network.populations]]")
+        if not isinstance(projs_raw, list):
+            raise ModelError(f"{path}.projections", projs_raw, "an array of tables [[network.projections]]")
+        pops = tuple(NetworkPopulation.from_mapping(p, f"{path}.populations[{i}]") for i, p in enumerate(pops_raw))
+        projs = tuple(Projection.from_mapping(p, f"{path}.projections[{i}]") for i, p in enumerate(projs_raw))
+        net = cls(pops, projs, CommonInput.from_mapping(data.get("common_input", {}), f"{path}.common_input"))
+        net.check(path)
+        return net
+
+    def check(self, path: str = "network") -> None:
+        """Cross-key checks: unique names, known endpoints, one projection per pair, sane voltages."""
+        names = [p.name for p in self.populations]
+        if len(set(names)) != len(names):
+            raise ModelError(f"{path}.populations.name", names, "unique population names")
+        labels = [p.label for p in self.projections]
+        if len(set(labels)) != len(labels):
+            raise ModelError(f"{path}.projections.name", labels, "unique projection names")
+        for key, name in [(f"{path}.populations[{i}].name", n) for i, n in enumerate(names)] + \
+                         [(f"{path}.projections[{i}].name", n) for i, n in enumerate(labels)]:
+            if not _IDENTIFIER.match(name):
+                raise ModelError(key, name, "letters, digits and '_', starting with a letter")
+        for i, pop in enumerate(self.populations):
+            key = f"{path}.populations[{i}]"
+            if not pop.V_reset < pop.V_th:
+                raise ModelError(f"{key}.V_reset", format_quantity(pop.V_reset, "voltage"),
+                                 f"below V_th = {format_quantity(pop.V_th, 'voltage')}")
+            if not pop.E_inh < pop.V_reset:
+                raise ModelError(f"{key}.E_inh", format_quantity(pop.E_inh, "voltage"),
+                                 f"below V_reset = {format_quantity(pop.V_reset, 'voltage')} (inhibition hyperpolarises)")
+            if not pop.E_exc > pop.V_th:
+                raise ModelError(f"{key}.E_exc", format_quantity(pop.E_exc, "voltage"),
+                                 f"above V_th = {format_quantity(pop.V_th, 'voltage')} (excitation depolarises)")
+        seen = set()
+        for i, proj in enumerate(self.projections):
+            key = f"{path}.projections[{i}]"
+            for end in ("pre", "post"):
+                if getattr(proj, end) not in names:
+                    raise ModelError(f"{key}.{end}", getattr(proj, end), "a population name: " + ", ".join(names))
+            if (proj.pre, proj.post) in seen:
+                raise ModelError(key, f"{proj.pre}->{proj.post}", "one projection per (pre, post) pair")
+            seen.add((proj.pre, proj.post))
+            rule = proj.plasticity
+            if rule is not None and proj.weight > rule.w_max:
+                raise ModelError(f"{key}.weight", format_quantity(proj.weight, "conductance"),
+                                 f"at most plasticity.w_max = {format_quantity(rule.w_max, 'conductance')}")
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The ``[network]`` TOML table."""
+        return {"populations": [p.to_mapping() for p in self.populations],
+                "projections": [p.to_mapping() for p in self.projections],
+                "common_input": self.common_input.to_mapping()}
+
+
+NETWORK_TOP_KEYS = ("name", "description", "backend", "seed", "network", "protocol", "recording", "spiking")
+
+
+@dataclass(frozen=True)
+class NetworkModel:
+    """A complete, validated E/I network model (``backend = "spiking"``).
+
+    Attributes
+    ----------
+    name, description : str
+    backend : str
+        Always ``"spiking"``.
+    seed : int
+    network : NetworkSpec
+    protocol : NetworkProtocol
+    recording : NetworkRecording
+    spiking : SpikingParams
+        Device, threads and measurement windows.
+    source : str
+    """
+
+    name: str
+    description: str
+    seed: int
+    network: NetworkSpec
+    protocol: NetworkProtocol
+    recording: NetworkRecording = field(default_factory=NetworkRecording)
+    spiking: SpikingParams = field(default_factory=SpikingParams)
+    source: str = "<memory>"
+    backend: str = "spiking"
+
+    @property
+    def populations(self) -> tuple[NetworkPopulation, ...]:
+        """The network's populations (each has ``name`` and ``size``)."""
+        return self.network.populations
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "<memory>") -> "NetworkModel":
+        """Validate a parsed model table that has a ``[network]`` table."""
+        unknown = sorted(set(data) - set(NETWORK_TOP_KEYS))
+        if unknown:
+            raise ModelError(unknown[0], data[unknown[0]],
+                             "a top-level key of a [network] model: " + ", ".join(NETWORK_TOP_KEYS))
+        for key in ("name", "description"):
+            if not isinstance(data.get(key, ""), str):
+                raise ModelError(key, data[key], "a string")
+        if data.get("backend", "spiking") != "spiking":
+            raise ModelError("backend", data["backend"], "'spiking' (a [network] model is a spiking network)")
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or seed >= 2 ** 31:
+            raise ModelError("seed", seed, "a non-negative integer below 2**31")
+        model = cls(name=data.get("name", "network"), description=data.get("description", ""), seed=seed,
+                    network=NetworkSpec.from_mapping(data["network"]),
+                    protocol=NetworkProtocol.from_mapping(data.get("protocol", {}), "protocol"),
+                    recording=NetworkRecording.from_mapping(data.get("recording", {}), "recording"),
+                    spiking=SpikingParams.from_mapping(data.get("spiking", {}), "spiking"), source=source)
+        model.check()
+        return model
+
+    def check(self) -> None:
+        """Cross-table checks: time step against time constants, recorded names and indices."""
+        dt = self.protocol.dt
+        for i, pop in enumerate(self.network.populations):
+            for key in ("tau_exc", "tau_inh", "tau_m"):
+                tau = getattr(pop, key)
+                if dt > 0.2 * tau * (1 + 1e-9):
+                    raise ModelError("protocol.dt", format_quantity(dt, "time"),
+                                     f"at most a fifth of network.populations[{i}].{key} = "
+                                     f"{tau * 1e3:g} ms for an accurate integration")
+        for key in ("count_window", "rate_bin"):
+            value = getattr(self.spiking, key)
+            if value < dt * (1 - 1e-9):
+                raise ModelError(f"spiking.{key}", format_quantity(value, "time"), f"at least dt = {dt * 1e3:g} ms")
+        if self.protocol.eval_every < 3 * self.spiking.count_window:
+            raise ModelError("protocol.eval_every", format_quantity(self.protocol.eval_every, "time"),
+                             "at least 3 spiking.count_window (spike-count correlations need several windows)")
+        names = [p.name for p in self.network.populations]
+        for name in self.recording.populations or ():
+            if name not in names:
+                raise ModelError("recording.populations", name, "a population name: " + ", ".join(names))
+        if isinstance(self.recording.neurons, tuple):
+            biggest = max(p.size for p in self.network.populations)
+            if self.recording.neurons[-1] >= biggest:
+                raise ModelError("recording.neurons", self.recording.neurons[-1],
+                                 f"indices below the largest population size {biggest}")
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The model as a TOML-ready mapping (the resolved model file)."""
+        return {"name": self.name, "description": self.description, "backend": "spiking", "seed": self.seed,
+                "network": self.network.to_mapping(), "protocol": self.protocol.to_mapping(),
+                "recording": self.recording.to_mapping(), "spiking": self.spiking.to_mapping()}
+
+    @property
+    def recorded(self) -> tuple[str, ...]:
+        """Names of the populations whose spikes are stored."""
+        return self.recording.populations or tuple(p.name for p in self.network.populations)

@@ -1,0 +1,148 @@
+"""Brian2 objects of an E/I network model, built from spec objects only.
+
+One :class:`brian2.NeuronGroup` per population
+(:func:`~copi_bio.spiking.neurons.conductance_lif`), one
+:class:`brian2.Synapses` per projection, connected at random with the
+projection's probability (no autapses inside a population). Static
+projections share one weight constant; plastic ones carry a weight per
+synapse and their rule's statements (:mod:`copi_bio.spiking.plasticity`).
+The shared input current is one Ornstein-Uhlenbeck trajectory
+(:func:`common_input_trace`) replayed by a :class:`brian2.TimedArray`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import brian2 as b2
+import numpy as np
+from brian2 import amp, second, siemens, volt
+
+from ..spec_spiking import CommonInput, NetworkModel
+from . import neurons, plasticity, synapses
+
+
+def common_input_trace(spec: CommonInput, duration: float, rng: np.random.Generator) -> np.ndarray:
+    """Samples (A) of the shared current every ``spec.resolution`` over ``duration``.
+
+    An exact discretisation of ``tau dc/dt = -c + sqrt(2 tau) xi``, started
+    from its stationary distribution, times ``spec.std``.
+    """
+    n = int(np.ceil(duration / spec.resolution)) + 1
+    a = np.exp(-spec.resolution / spec.tau)
+    noise = rng.standard_normal(n) * np.sqrt(1.0 - a * a)
+    c = np.empty(n)
+    c[0] = rng.standard_normal()
+    for k in range(1, n):
+        c[k] = a * c[k - 1] + noise[k]
+    return spec.std * c
+
+
+def random_pairs(n_pre: int, n_post: int, p: float, rng: np.random.Generator,
+                 autapses: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Independent Bernoulli(p) connections: ``(pre, post)`` index arrays, sorted.
+
+    Every presynaptic neuron gets a Binomial number of distinct targets drawn
+    uniformly (the same distribution as a coin flip per pair, in memory
+    proportional to the number of synapses). Drawn here rather than by
+    Brian2 so that the synapse count is known before the run (standalone
+    monitors need it) and the wiring is the same on every device.
+    ``autapses=False`` excludes ``i == j``.
+    """
+    targets = n_post if autapses else n_post - 1
+    if n_pre * targets <= 4_000_000 or p > 0.5:  # small or dense: one coin per pair
+        pre, post = np.nonzero(rng.random((n_pre, targets)) < p)
+        if not autapses:
+            post += post >= pre
+        return pre.astype(np.int32), post.astype(np.int32)
+    counts = rng.binomial(targets, p, size=n_pre)
+    flat = np.zeros(0, dtype=np.int64)
+    missing = counts
+    while missing.any():  # distinct targets per row: redraw the few duplicates
+        pre = np.repeat(np.arange(n_pre, dtype=np.int64), missing)
+        flat = np.sort(np.concatenate([flat, pre * targets + rng.integers(0, targets, size=pre.size)]))
+        flat = flat[np.r_[True, flat[1:] != flat[:-1]]]
+        missing = counts - np.bincount(flat // targets, minlength=n_pre)
+    pre, post = np.divmod(flat, targets)
+    if not autapses:
+        post += post >= pre  # skip the neuron itself
+    return pre.astype(np.int32), post.astype(np.int32)
+
+
+@dataclass
+class EINetwork:
+    """The Brian2 objects of an E/I network and how they map to the spec.
+
+    Attributes
+    ----------
+    net : brian2.Network
+    groups : dict
+        Population name -> NeuronGroup.
+    projections : dict
+        Projection name ``pre_post`` -> Synapses.
+    spikes : dict
+        Population name -> SpikeMonitor of all its neurons.
+    weights : dict
+        Plastic projection name -> StateMonitor of ``w`` every ``eval_every``.
+    """
+
+    net: b2.Network
+    groups: dict
+    projections: dict
+    spikes: dict
+    weights: dict = field(default_factory=dict)
+
+
+def _plastic_rules(model: NetworkModel) -> dict:
+    """Projection name -> rule object, for the plastic projections."""
+    return {p.label: plasticity.spike_timing_rule(p.plasticity, f"nu_{p.label}")
+            for p in model.network.projections if p.plasticity is not None}
+
+
+def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
+    """Create every Brian2 object of ``model`` (the device must already be active)."""
+    spec, proto = model.network, model.protocol
+    common = b2.TimedArray(common_input_trace(spec.common_input, proto.duration, rng) * amp,
+                           dt=spec.common_input.resolution * second)
+    rules = _plastic_rules(model)
+    b2.defaultclock.dt = proto.dt * second  # one clock for every group and synapse (fast scheduling)
+    groups = {}
+    for pop in spec.populations:
+        eqs, ns, spiking = neurons.conductance_lif(pop)
+        reset = [spiking.pop("reset")]
+        for proj in spec.projections:
+            rule = rules.get(proj.label)
+            if proj.post == pop.name and rule is not None and rule.post_equations:
+                eqs += rule.post_equations
+                reset.append(rule.post_reset)
+                ns.update(rule.post_namespace)
+        group = b2.NeuronGroup(pop.size, eqs, method=proto.method, reset="\n".join(reset),
+                               namespace={**ns, "common_input": common}, name=f"pop_{pop.name}", **spiking)
+        group.v = (pop.V_reset + rng.uniform(size=pop.size) * (pop.V_th - pop.V_reset)) * volt
+        groups[pop.name] = group
+    projections, weights = {}, {}
+    for proj in spec.projections:
+        pre_type = spec.population(proj.pre).type
+        rule = rules.get(proj.label)
+        if rule is None:
+            syn = b2.Synapses(groups[proj.pre], groups[proj.post], on_pre=synapses.static_on_pre(pre_type),
+                              namespace={"w_syn": proj.weight * siemens}, name=f"syn_{proj.label}")
+        else:
+            syn = b2.Synapses(groups[proj.pre], groups[proj.post], model=rule.model,
+                              on_pre={"pre": synapses.plastic_on_pre(pre_type) + "\n" + rule.on_pre},
+                              on_post=rule.on_post, namespace=rule.namespace, name=f"syn_{proj.label}")
+        pre_idx, post_idx = random_pairs(spec.population(proj.pre).size, spec.population(proj.post).size,
+                                         proj.probability, rng, autapses=proj.pre != proj.post)
+        syn.connect(i=pre_idx, j=post_idx)
+        if proj.delay > 0:
+            syn.delay = proj.delay * second
+        if rule is not None:
+            syn.w = proj.weight * siemens
+            weights[proj.label] = b2.StateMonitor(syn, "w", record=np.arange(len(pre_idx)),
+                                                 dt=proto.eval_every * second,
+                                                 name=f"w_{proj.label}")
+        projections[proj.label] = syn
+    # every spike is monitored (the population rates need them; recording.neurons only limits what is stored)
+    spikes = {pop.name: b2.SpikeMonitor(groups[pop.name], name=f"spikes_{pop.name}") for pop in spec.populations}
+    net = b2.Network(*groups.values(), *projections.values(), *weights.values(), *spikes.values())
+    return EINetwork(net, groups, projections, spikes, weights)
