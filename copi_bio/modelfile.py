@@ -6,7 +6,6 @@ This is the only module that reads TOML. Backends receive spec objects.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import re
 import tomllib
@@ -115,23 +114,40 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     data = copy.deepcopy(data)
     for text in overrides:
         parts, value = parse_override(text)
-        node: Any = data
-        for i, part in enumerate(parts[:-1]):
-            if isinstance(node, list):
-                match = [p for p in node if isinstance(p, dict) and p.get("name") == part]
-                if not match:
-                    names = [p.get("name") for p in node if isinstance(p, dict)]
-                    raise ModelError(".".join(parts[: i + 1]), part, f"a population name: {names}")
-                node = match[0]
-            else:
-                node = node.setdefault(part, {})
-                if not isinstance(node, (dict, list)):
-                    raise ModelError(".".join(parts[: i + 1]), node, "a table")
-        if not isinstance(node, dict):
-            raise ModelError(".".join(parts), value,
-                             "a key inside a table; address populations by name, e.g. populations.hidden.size")
-        node[parts[-1]] = value
+        set_key(data, ".".join(parts), value)
     return data
+
+
+def set_key(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted ``key`` of a raw model table to ``value``, in place.
+
+    The addressing of ``--set`` and of ``replace()``: missing tables are
+    created, populations (and named projections) are addressed by name.
+
+    Raises
+    ------
+    ModelError
+        For a malformed key, an unknown population name, or a key below a value.
+    """
+    if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+        raise ModelError(str(key), value, "a dotted key such as feedback.gamma")
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            match = [p for p in node if isinstance(p, dict) and p.get("name") == part]
+            if not match:
+                names = [p.get("name") for p in node if isinstance(p, dict)]
+                raise ModelError(".".join(parts[: i + 1]), part, f"a population name: {names}")
+            node = match[0]
+        else:
+            node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
+                raise ModelError(".".join(parts[: i + 1]), node, "a table")
+    if not isinstance(node, dict):
+        raise ModelError(".".join(parts), value,
+                         "a key inside a table; address populations by name, e.g. populations.hidden.size")
+    node[parts[-1]] = value
 
 
 def parse_model(data: Mapping[str, Any], source: str = "<memory>") -> Model:
@@ -192,7 +208,7 @@ def _parse(data: Mapping[str, Any], source: str) -> Model | NetworkModel:
     if not isinstance(kind, str) or kind not in TASKS:
         raise ModelError("task.kind", kind, "one of " + ", ".join(map(repr, TASKS)))
 
-    model = Model(
+    model = Model._unchecked(
         name=name, description=data.get("description", ""),
         backend=backend, seed=seed, populations=pops,
         lateral=LateralInhibition.from_mapping(data.get("lateral", {}), "lateral"),
@@ -212,10 +228,9 @@ def _feedback(table: Any, backend: str) -> FeedbackPathway:
     """The [feedback] table; an omitted ``perturbation`` is the backend's own:
     ``"prediction"`` (the paper's algorithm) for rate models, ``"nudging"``
     (the only form the spiking backend implements) for spiking ones."""
-    feedback = FeedbackPathway.from_mapping(table, "feedback")
-    if feedback.perturbation is None:
-        feedback = dataclasses.replace(feedback, perturbation="prediction" if backend == "rate" else "nudging")
-    return feedback
+    if isinstance(table, Mapping) and "perturbation" not in table:
+        table = {**table, "perturbation": "prediction" if backend == "rate" else "nudging"}
+    return FeedbackPathway.from_mapping(table, "feedback")
 
 
 def check_model(model: Model) -> None:

@@ -11,14 +11,30 @@ Each spec class declares its keys with :func:`param`; ``from_mapping`` turns a
 parsed TOML table into the object and raises :class:`~copi_bio.errors.ModelError`
 naming the key, the value and what is allowed for unknown keys, wrong types
 and out-of-range values.
+
+Models from Python take the same path: calling a spec class,
+``Population(name="hidden", size=100, tau="1 ms")``, passes its keyword
+arguments, written as in a model file, to ``from_mapping``; calling
+:class:`Model` (or :class:`~copi_bio.spec_spiking.NetworkModel`) turns its
+parts back into a model table and validates it with
+:func:`~copi_bio.modelfile.parse_model`, cross-key and stability checks
+included. Quantities are strings with units from Python too: a plain float
+for a time is refused with the model file's message, so a value is never
+read in the wrong unit. ``replace("plasticity.tau", "2 s")`` changes keys
+of a validated object through the same route as ``copi-bio run --set``.
+The stored values are SI floats; ``Cls._unchecked(...)`` is the internal
+constructor for values that have already passed these checks.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import inspect
 import math
+import numbers
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Self
 
 from .errors import ModelError
 from .units import DIMENSIONS, format_quantity, parse_quantity
@@ -107,8 +123,177 @@ def _convert(meta: Mapping[str, Any], value: Any, key: str) -> Any:
     return out
 
 
-class SpecBase:
-    """Mixin giving spec dataclasses TOML round-tripping with validation."""
+def _file_value(meta: Mapping[str, Any], value: Any) -> Any:
+    """An SI value of a key as a model file writes it (quantities as text, lists for tuples)."""
+    if value is not None and meta.get("kind") in DIMENSIONS:
+        return format_quantity(value, meta["kind"])
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _table(value: Any, where: str) -> Any:
+    """A value given in Python as it stands in a model table at the dotted location ``where``.
+
+    Spec objects become their tables (with the ``rule``/``kind`` key that
+    selects their class) and must belong at ``where``; lists and tables are
+    converted entry by entry; numpy numbers become Python numbers.
+    """
+    if isinstance(value, Spec):
+        if value._path != where:
+            raise ModelError(where, f"{type(value).__name__}(...)",
+                             f"the [{where}] table or an object for it ({type(value).__name__} "
+                             f"is for [{value._path or 'model'}])")
+        table = value.to_mapping()
+        return {value._selector: getattr(value, value._selector), **table} if value._selector else table
+    if isinstance(value, (list, tuple)):
+        return [_table(v, where) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _table(v, _join(where, str(k))) for k, v in value.items()}
+    if isinstance(value, numbers.Integral) and not isinstance(value, int):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (int, float)):
+        return float(value)
+    return value
+
+
+_UNSET: Any = object()
+
+
+class SpecType(type):
+    """Metaclass of the spec classes: calling a class validates its arguments.
+
+    ``Cls(**keys)`` takes the keys of the class's model-file table as keyword
+    arguments, with values written as in a model file, and validates them on
+    the TOML reader's path (``Cls._from_table``), so errors are the same.
+    ``Cls._unchecked(...)`` constructs from values that have already been
+    validated (SI floats); only the validation code itself uses it.
+    """
+
+    def __call__(cls, *args: Any, **keys: Any) -> Any:
+        if args:
+            raise TypeError(f"{cls.__name__}() takes the keys of its model-file table as keyword arguments, "
+                            f"e.g. {cls.__name__}({', '.join(f'{n}=...' for n in cls.__signature__.parameters)})")
+        return cls._from_table({key: _table(value, _join(cls._path, key)) for key, value in keys.items()})
+
+    def _unchecked(cls, *args: Any, **fields: Any) -> Any:
+        """Construct from already validated values (SI floats, spec objects): no checks."""
+        return super().__call__(*args, **fields)
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        """Keyword-only parameters, one per field, defaults written as in a model file
+        (for whole models: ``None``, the model file's default, except the required parts)."""
+        if not dataclasses.is_dataclass(cls):
+            raise AttributeError("__signature__")
+        params = []
+        for f in dataclasses.fields(cls):
+            if cls._required is not None:
+                default = inspect.Parameter.empty if f.name in cls._required else None
+            elif f.default is dataclasses.MISSING:
+                default = inspect.Parameter.empty
+            else:
+                default = _file_value(f.metadata, f.default)
+            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default))
+        return inspect.Signature(params)
+
+
+class Spec(metaclass=SpecType):
+    """Base of the spec classes: validated construction and :meth:`replace`.
+
+    A subclass names the location of its table in a model file in ``_path``
+    (``"plasticity"``, ``"network.populations"``); it prefixes the keys in
+    the error messages of objects built from Python and says where an object
+    may be used. ``_selector`` is the key of that table which selects the
+    class (``"rule"``, ``"kind"``), if any. Classes whose keys are parts
+    (whole models, the ``[network]`` table) list in ``_required`` the parts
+    that may not be omitted; their other parts may be given as ``None``.
+    """
+
+    _path = ""
+    _selector = ""
+    _required: tuple[str, ...] | None = None  # tables of parts: the parts that may not be omitted
+
+    @classmethod
+    def _from_table(cls, table: dict[str, Any]) -> Self:
+        """Validate a table given from Python (the keyword arguments of the class); a part given
+        as ``None`` is omitted."""
+        return cls.from_mapping({key: value for key, value in table.items() if value is not None}, cls._path)
+
+    def replace(self, key: str | Mapping[str, Any], value: Any = _UNSET) -> Self:
+        """A new object with model-file keys changed, validated as ``copi-bio run --set`` is.
+
+        The object's table (:meth:`to_mapping`) gets the new values and is
+        validated again, cross-key and stability checks included; ``self``
+        is unchanged.
+
+        Parameters
+        ----------
+        key : str or mapping
+            A dotted key as in ``--set`` (``"plasticity.tau"``; populations by
+            name, ``"populations.hidden.size"``), or a mapping of such keys to
+            values.
+        value : object
+            The new value, written as in a model file (``"2 s"``); a spec
+            object replaces a whole table. Omitted when ``key`` is a mapping.
+
+        Returns
+        -------
+        object of the same class
+
+        Raises
+        ------
+        ModelError
+            Naming the key, the value and what is allowed.
+
+        Examples
+        --------
+        >>> import copi_bio
+        >>> model = copi_bio.load_model("digits_bp")
+        >>> faster = model.replace("plasticity.tau", "4 s")
+        >>> faster.plasticity.tau, model.plasticity.tau
+        (4.0, 5.0)
+        >>> both = model.replace({"lateral.tau": "2 s", "plasticity.tau": "2 s", "populations.hidden.size": 50})
+        >>> both.lateral.tau, both.populations[1].size
+        (2.0, 50)
+        >>> model.replace("plasticity.tau", 2.0)
+        Traceback (most recent call last):
+        ...
+        copi_bio.errors.ModelError: ...plasticity.tau = 2.0 is invalid: a string with a time unit, ...
+        """
+        from .modelfile import set_key  # the reader's key addressing (it imports this module)
+
+        if value is _UNSET:
+            if not isinstance(key, Mapping):
+                raise TypeError("replace(key, value) or replace({key: value, ...})")
+            changes = key
+        else:
+            changes = {key: value}
+        table = copy.deepcopy(self.to_mapping())
+        for dotted, new in changes.items():
+            set_key(table, dotted, new)
+        return self._rebuilt(table)
+
+    def _rebuilt(self, table: dict[str, Any]) -> Self:
+        return type(self)(**table)
+
+    def _unchecked_replace(self, **fields: Any) -> Self:
+        """A copy with ``fields`` set to already validated values (internal: no checks)."""
+        current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        return type(self)._unchecked(**{**current, **fields})
+
+
+class SpecBase(Spec):
+    """Base of the spec classes of one model-file table: TOML round-tripping with validation."""
+
+    @classmethod
+    def _from_table(cls, table: dict[str, Any]) -> Self:
+        """As :meth:`Spec._from_table`; entries of arrays with a ``name`` are addressed by name."""
+        name = table.get("name")
+        named = "name" in cls.__dataclass_fields__ and isinstance(name, str) and name
+        return cls.from_mapping(table, f"{cls._path}.{name}" if named else cls._path)
 
     @classmethod
     def from_mapping(cls, data: Any, path: str) -> "SpecBase":
@@ -135,23 +320,44 @@ class SpecBase:
                 values[name] = _convert(f.metadata, data[name], key)
             elif f.default is _REQUIRED:
                 raise ModelError(key, None, f"required key is missing ({f.metadata['doc']})")
-        return cls(**values)
+        return cls._unchecked(**values)
 
     def to_mapping(self) -> dict[str, Any]:
         """Return the TOML table (units written back as text) of this object."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if not f.metadata:
-                continue
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            if f.metadata["kind"] in DIMENSIONS:
-                value = format_quantity(value, f.metadata["kind"])
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
+        return {f.name: _file_value(f.metadata, getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.metadata and getattr(self, f.name) is not None}
+
+
+class ModelBase(Spec):
+    """Base of whole models (:class:`Model`, :class:`~copi_bio.spec_spiking.NetworkModel`).
+
+    Built from Python, a model's parts become its model table again and
+    :func:`~copi_bio.modelfile.parse_model` validates it, cross-key and
+    stability checks included: the model-file reader is the only judge.
+    ``source`` (where the model came from) is kept by :meth:`replace` and is
+    not part of equality. A part given as ``None`` is omitted (its default).
+    """
+
+    _required: tuple[str, ...] = ()
+
+    @classmethod
+    def _from_table(cls, table: dict[str, Any]) -> Self:
+        from .modelfile import parse_model  # the model-file reader (it imports this module)
+
+        table = {key: value for key, value in table.items() if value is not None}
+        source = table.pop("source", "<memory>")
+        if not isinstance(source, str):
+            raise ModelError("source", source, "a string naming where the model came from")
+        network = "network" in cls.__dataclass_fields__
+        if network and "network" not in table:
+            raise ModelError("network", None, "required key is missing (the E/I network, a NetworkSpec)")
+        if not network and "network" in table:
+            raise ModelError("network", table["network"], "no [network] table in a Model (E/I networks "
+                             "are NetworkModel objects)")
+        return parse_model(table, source)
+
+    def _rebuilt(self, table: dict[str, Any]) -> Self:
+        return type(self)(**table, source=self.source)
 
 
 MAX_POPULATION = 1_000_000  # neurons per population; memory is checked separately (modelfile.check_sizes)
@@ -165,7 +371,20 @@ class Population(SpecBase):
 
     ``tau du/dt = -u + W x + b + delta`` and ``r = f(u)``; for the input
     population the rates are the stimulus and ``tau``/``transfer`` are unused.
+
+    Examples
+    --------
+    >>> import copi_bio
+    >>> hidden = copi_bio.Population(name="hidden", size=100, tau="1 ms", transfer="leaky_relu")
+    >>> hidden.tau
+    0.001
+    >>> copi_bio.Population(name="hidden", size=100, tau="-1 ms")
+    Traceback (most recent call last):
+    ...
+    copi_bio.errors.ModelError: populations.hidden.tau = '-1 ms' is invalid: a value > 0 (time constants ...
     """
+
+    _path = "populations"
 
     name: str = param("str", doc="population name")
     size: int = param("int", low=1, strict=False, high=MAX_POPULATION, doc="number of neurons")
@@ -188,6 +407,8 @@ class LateralInhibition(SpecBase):
     fluctuations around running means with time constant ``tau_mean``.
     """
 
+    _path = "lateral"
+
     rule: str = param("choice", "copi", choices=("copi", "copi_bio", "foldiak", "none"),
                       doc="decorrelation rule")
     tau: float = param("time", 0.5, low=0, doc="plasticity time constant tau_R / tau_M")
@@ -206,6 +427,8 @@ class LateralInhibition(SpecBase):
 class ForwardRule(SpecBase):
     """Base of the forward-weight learning rules (``rule`` key selects the class)."""
 
+    _path = "plasticity"
+    _selector = "rule"
     rule: ClassVar[str] = ""
     tau: float = param("time", 0.2, low=0, doc="plasticity time constant tau_W")
     init: str = param("choice", "xavier", choices=("xavier", "zero"), doc="initial W")
@@ -216,7 +439,14 @@ class ForwardRule(SpecBase):
 
 @dataclass(frozen=True)
 class CopiRule(ForwardRule):
-    """COPI forward rule: ``tau_W dW/dt = <u x^T> - W diag(<x*x>)`` (local)."""
+    """COPI forward rule: ``tau_W dW/dt = <u x^T> - W diag(<x*x>)`` (local).
+
+    Examples
+    --------
+    >>> import copi_bio
+    >>> copi_bio.CopiRule(tau="5 s").tau
+    5.0
+    """
 
     rule: ClassVar[str] = "copi"
 
@@ -260,7 +490,12 @@ class FeedbackPathway(SpecBase):
     or ``delta_k = f' * D_k delta_L`` with fixed random ``D_k`` from the
     output (``dfa``). ``tau`` low-pass filters delta
     (``tau dδ/dt = -δ + ...``); omitted means instantaneous.
+
+    An omitted ``perturbation`` stays ``None`` here and becomes the backend's
+    default when the object is part of a :class:`Model`.
     """
+
+    _path = "feedback"
 
     mode: str = param("choice", "bp", choices=("bp", "fa", "dfa", "none"), doc="hidden feedback")
     perturbation: str | None = param("choice", None, choices=("prediction", "nudging"), optional=True,
@@ -276,6 +511,8 @@ class FeedbackPathway(SpecBase):
 class Task(SpecBase):
     """Base of tasks; ``kind`` selects the class."""
 
+    _path = "task"
+    _selector = "kind"
     kind: ClassVar[str] = ""
 
     def input_second_moment_bound(self) -> float:
@@ -344,6 +581,8 @@ TASKS: dict[str, type[Task]] = {c.kind: c for c in (TeacherStudentTask, DigitsTa
 class Protocol(SpecBase):
     """Time stepping and presentation schedule."""
 
+    _path = "protocol"
+
     dt: float = param("time", 1e-3, low=0, doc="integration step")
     t_present: float = param("time", 20e-3, low=0, doc="time each stimulus is held")
     t_settle: float = param("time", 0.0, low=0, strict=False,
@@ -378,6 +617,8 @@ RECORDABLE = ("r", "u", "delta", "x")
 class Recording(SpecBase):
     """What is recorded: state variables of some trials at an interval."""
 
+    _path = "recording"
+
     variables: tuple[str, ...] = param("str_list", ("r",), choices=RECORDABLE, doc="state variables")
     interval: float | None = param("time", None, low=0, optional=True,
                                    doc="sampling interval (default: once per presentation)")
@@ -387,8 +628,18 @@ class Recording(SpecBase):
 
 
 @dataclass(frozen=True)
-class Model:
+class Model(ModelBase):
     """A complete, validated model.
+
+    Built by :func:`~copi_bio.modelfile.load_model` from a model file, or in
+    Python by calling the class with the top-level keys of a model file as
+    keyword arguments: the parts are spec objects (or their tables as
+    dicts), values are written as in a model file, and the whole goes
+    through the model-file validation (:func:`~copi_bio.modelfile.parse_model`),
+    so a model built either way is the same object and an invalid one gets
+    the same error. Only ``populations`` and ``task`` are required; omitted
+    parts take the model file's defaults. ``source`` says where the model
+    came from and is not compared by ``==``.
 
     Attributes
     ----------
@@ -406,8 +657,39 @@ class Model:
     spiking : SpikingParams
         Parameters of the spiking backend (defaults when absent).
     source : str
-        Where the model came from (file path or ``"<embedded default>"``).
+        Where the model came from (file path, or ``"<memory>"``).
+
+    Examples
+    --------
+    The library model ``digits_bp`` written in Python:
+
+    >>> import copi_bio
+    >>> model = copi_bio.Model(
+    ...     name="digits_bp", seed=1,
+    ...     description="8x8 digits, 64-100-10, COPI with backprop-aligned perturbations (paper setting)",
+    ...     populations=[
+    ...         copi_bio.Population(name="input", size=64),
+    ...         copi_bio.Population(name="hidden", size=100, tau="1 ms", transfer="leaky_relu", slope=0.1),
+    ...         copi_bio.Population(name="output", size=10, tau="1 ms", transfer="leaky_relu", slope=0.1)],
+    ...     lateral=copi_bio.LateralInhibition(rule="copi", tau="5 s", statistics="raw"),
+    ...     plasticity=copi_bio.CopiRule(tau="5 s"),
+    ...     feedback=copi_bio.FeedbackPathway(mode="bp", perturbation="prediction", gamma=1000.0),
+    ...     task=copi_bio.DigitsTask(test_fraction=0.25),
+    ...     protocol=copi_bio.Protocol(dt="1 ms", t_present="10 ms", t_settle="5 ms", presentations=810,
+    ...                                trials=50, eval_every=27, forward_onset=27),
+    ...     recording=copi_bio.Recording(variables=[], trials=0))
+    >>> model == copi_bio.load_model("digits_bp")
+    True
+
+    Cross-key checks apply as to a model file (here the stability criterion S):
+
+    >>> model.replace("plasticity.tau", "10 ms")
+    Traceback (most recent call last):
+    ...
+    copi_bio.errors.ModelError: ...plasticity.tau = '10 ms' is invalid: at least 1 s (criterion S: ...
     """
+
+    _required = ("populations", "task")
 
     name: str
     description: str
@@ -420,7 +702,7 @@ class Model:
     task: Task
     protocol: Protocol
     recording: Recording
-    source: str = "<memory>"
+    source: str = field(default="<memory>", compare=False)
     spiking: SpikingParams = field(default_factory=SpikingParams)
 
     @property

@@ -15,13 +15,12 @@ All quantities are SI floats (s, Hz, V, S, F, A).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 from .errors import ModelError
-from .spec import MAX_POPULATION, SpecBase, param
+from .spec import MAX_POPULATION, ModelBase, Spec, SpecBase, param
 from .units import format_quantity
 
 RENAMED_NEURONS = {
@@ -48,6 +47,8 @@ class SpikingParams(SpecBase):
     ``rate_bin``, ``record_spikes``, ``device``, ``codegen``, ``threads`` and
     ``build_dir`` apply.
     """
+
+    _path = "spiking"
 
     neuron: str = param("choice", "poisson_rate", choices=("poisson_rate", "lif_rate"),
                         doc="rate model with Poisson spike noise, or with noisy LIF spiking")
@@ -113,6 +114,8 @@ class NetworkPopulation(SpecBase):
     ``type`` fixes the sign of every synapse the population makes (Dale's law).
     """
 
+    _path = "network.populations"
+
     name: str = param("str", doc="population name")
     size: int = param("int", low=1, strict=False, high=MAX_POPULATION, doc="number of neurons")
     type: str = param("choice", choices=CELL_TYPES, doc="excitatory or inhibitory (sign of its synapses)")
@@ -143,6 +146,8 @@ class PlasticityRule(SpecBase):
     Plasticity is off before ``onset``.
     """
 
+    _path = "network.projections.plasticity"
+    _selector = "rule"
     rule: ClassVar[str] = ""
     eta: float = param("float", 0.01, low=0, doc="learning rate (weight change per unit trace, in units of nS)")
     tau: float = param("time", 20e-3, low=0, doc="spike-trace time constant of the symmetric window")
@@ -193,6 +198,8 @@ class Projection(SpecBase):
     inhibitory: ``g_inh``). Inside a population there are no autapses.
     """
 
+    _path = "network.projections"
+
     pre: str = param("str", doc="presynaptic population")
     post: str = param("str", doc="postsynaptic population")
     probability: float = param("float", doc="connection probability (0, 1]", low=0, high=1)
@@ -215,8 +222,8 @@ class Projection(SpecBase):
         rule = rule_table.pop("rule", None)
         if rule not in PLASTICITY_RULES:
             raise ModelError(f"{path}.plasticity.rule", rule, "one of " + ", ".join(map(repr, PLASTICITY_RULES)))
-        return dataclasses.replace(proj, plasticity=PLASTICITY_RULES[rule].from_mapping(rule_table,
-                                                                                        f"{path}.plasticity"))
+        return proj._unchecked_replace(plasticity=PLASTICITY_RULES[rule].from_mapping(rule_table,
+                                                                                      f"{path}.plasticity"))
 
     def to_mapping(self) -> dict[str, Any]:
         """The TOML table, with the plasticity sub-table."""
@@ -240,6 +247,8 @@ class CommonInput(SpecBase):
     the same realisation can be replayed in another simulator).
     """
 
+    _path = "network.common_input"
+
     std: float = param("current", 0.0, low=0, strict=False, doc="standard deviation of the shared current")
     tau: float = param("time", 0.1, low=0, doc="correlation time")
     resolution: float = param("time", 1e-3, low=0, doc="sampling interval of the trajectory")
@@ -248,6 +257,8 @@ class CommonInput(SpecBase):
 @dataclass(frozen=True)
 class NetworkProtocol(SpecBase):
     """Time stepping of a network run."""
+
+    _path = "protocol"
 
     duration: float = param("time", doc="simulated time")
     dt: float = param("time", 1e-4, low=0, doc="integration step")
@@ -264,6 +275,8 @@ class NetworkRecording(SpecBase):
     population; with random connectivity a random sample) or a list of
     indices; omitted: all neurons.
     """
+
+    _path = "recording"
 
     populations: tuple[str, ...] | None = param("str_list", None, optional=True,
                                                 doc="populations whose spikes are stored (default all)")
@@ -286,7 +299,7 @@ class NetworkRecording(SpecBase):
                 if len(set(neurons)) != len(neurons):
                     raise ModelError(key, neurons, "a list without repeated indices")
                 neurons = tuple(sorted(neurons))
-        return dataclasses.replace(super().from_mapping(data, path), neurons=neurons)
+        return super().from_mapping(data, path)._unchecked_replace(neurons=neurons)
 
     def to_mapping(self) -> dict[str, Any]:
         """The TOML table."""
@@ -305,8 +318,11 @@ class NetworkRecording(SpecBase):
 
 
 @dataclass(frozen=True)
-class NetworkSpec:
+class NetworkSpec(Spec):
     """Typed populations, projections and the shared input of an E/I network."""
+
+    _path = "network"
+    _required = ("populations",)
 
     populations: tuple[NetworkPopulation, ...]
     projections: tuple[Projection, ...]
@@ -335,7 +351,8 @@ class NetworkSpec:
             raise ModelError(f"{path}.projections", projs_raw, "an array of tables [[network.projections]]")
         pops = tuple(NetworkPopulation.from_mapping(p, f"{path}.populations[{i}]") for i, p in enumerate(pops_raw))
         projs = tuple(Projection.from_mapping(p, f"{path}.projections[{i}]") for i, p in enumerate(projs_raw))
-        net = cls(pops, projs, CommonInput.from_mapping(data.get("common_input", {}), f"{path}.common_input"))
+        common = CommonInput.from_mapping(data.get("common_input", {}), f"{path}.common_input")
+        net = cls._unchecked(pops, projs, common)
         net.check(path)
         return net
 
@@ -387,7 +404,7 @@ NETWORK_TOP_KEYS = ("name", "description", "backend", "seed", "network", "protoc
 
 
 @dataclass(frozen=True)
-class NetworkModel:
+class NetworkModel(ModelBase):
     """A complete, validated E/I network model (``backend = "spiking"``).
 
     Attributes
@@ -402,7 +419,12 @@ class NetworkModel:
     spiking : SpikingParams
         Device, threads and measurement windows.
     source : str
+
+    Built from Python as :class:`~copi_bio.spec.Model` is: ``NetworkModel(network=NetworkSpec(...),
+    protocol=NetworkProtocol(duration="35 s"), ...)`` is validated like the model file.
     """
+
+    _required = ("network", "protocol")
 
     name: str
     description: str
@@ -411,7 +433,7 @@ class NetworkModel:
     protocol: NetworkProtocol
     recording: NetworkRecording = field(default_factory=NetworkRecording)
     spiking: SpikingParams = field(default_factory=SpikingParams)
-    source: str = "<memory>"
+    source: str = field(default="<memory>", compare=False)
     backend: str = "spiking"
 
     @property
@@ -434,11 +456,12 @@ class NetworkModel:
         seed = data.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or seed >= 2 ** 31:
             raise ModelError("seed", seed, "a non-negative integer below 2**31")
-        model = cls(name=data.get("name", "network"), description=data.get("description", ""), seed=seed,
-                    network=NetworkSpec.from_mapping(data["network"]),
-                    protocol=NetworkProtocol.from_mapping(data.get("protocol", {}), "protocol"),
-                    recording=NetworkRecording.from_mapping(data.get("recording", {}), "recording"),
-                    spiking=SpikingParams.from_mapping(data.get("spiking", {}), "spiking"), source=source)
+        model = cls._unchecked(
+            name=data.get("name", "network"), description=data.get("description", ""), seed=seed,
+            network=NetworkSpec.from_mapping(data["network"]),
+            protocol=NetworkProtocol.from_mapping(data.get("protocol", {}), "protocol"),
+            recording=NetworkRecording.from_mapping(data.get("recording", {}), "recording"),
+            spiking=SpikingParams.from_mapping(data.get("spiking", {}), "spiking"), source=source)
         model.check()
         return model
 

@@ -50,6 +50,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "show_memory": False,
+    "reset_modules": ("matplotlib", "copi_docs.quiet_third_party"),
 }
 
 html_theme = "furo"

@@ -22,9 +22,11 @@ def split_requirement(text: str) -> tuple[str, str]:
 
 def pyproject_requirements() -> dict[str, str]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    reqs = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["test"]
+    extras = data["project"]["optional-dependencies"]
+    reqs = data["project"]["dependencies"] + extras["test"] + extras["docs"]
     out = dict(split_requirement(r) for r in reqs)
-    assert len(out) == len(reqs), "duplicate package in pyproject.toml"
+    # an extra may repeat a package of another extra, with the same pin
+    assert len(out) == len({split_requirement(r) for r in reqs}), "conflicting pins in pyproject.toml"
     return out
 
 

@@ -62,7 +62,8 @@ def to_neo(ds: xr.Dataset, population: str, t_start: float | None = None,
     Returns
     -------
     list of neo.SpikeTrain
-        One train per neuron, in index order.
+        One train per neuron, in index order (per recorded neuron, in the
+        order of ``recorded_<population>``, when only a subset was recorded).
 
     Examples
     --------
@@ -74,10 +75,15 @@ def to_neo(ds: xr.Dataset, population: str, t_start: float | None = None,
         have = sorted(v[len("spike_time_"):] for v in ds.data_vars if v.startswith("spike_time_"))
         raise CopiBioError(f"no spikes of population {population!r} in this result; spikes stored for: {have}")
     times = ds[key].values
-    n = ds.sizes[f"neuron_{population}"]
+    indices = ds[f"spike_index_{population}"].values
     t0 = 0.0 if t_start is None else t_start
     t1 = float(ds.attrs.get("spike_duration", times.max(initial=0.0) + 1e-9)) if t_stop is None else t_stop
-    return spiketrains_from_arrays(times, ds[f"spike_index_{population}"].values, n, t0, t1)
+    recorded = f"recorded_{population}"
+    if recorded in ds.coords:  # a subset was recorded: one train per recorded neuron
+        neurons = np.asarray(ds[recorded].values, dtype=np.int64)
+        position = np.searchsorted(neurons, indices)
+        return spiketrains_from_arrays(times, position, len(neurons), t0, t1)
+    return spiketrains_from_arrays(times, indices, ds.sizes[f"neuron_{population}"], t0, t1)
 
 
 def spike_count_correlations(spiketrains: Sequence, window: float) -> np.ndarray:

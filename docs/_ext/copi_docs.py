@@ -1,10 +1,11 @@
-"""Sphinx extension of the copi_bio docs: model-file reference tables made from the spec classes.
+"""Sphinx extension of the copi_bio docs: tables made from the code and data the package ships.
 
 ``.. copi-model-keys:: copi_bio.spec.Protocol`` (option ``:table:`` names the
 model-file table) writes one row per key declared with
 :func:`copi_bio.spec.param`: its type or unit, default, allowed values and
 meaning, read from the field metadata, so the reference cannot drift from
-the validation code.
+the validation code. ``.. copi-reference-table::`` renders the shipped
+table of published correlation measurements.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import warnings
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -118,6 +120,42 @@ class ModelKeys(SphinxDirective):
         return [table]
 
 
+class ReferenceTable(SphinxDirective):
+    """The shipped table of published correlation measurements, as shipped."""
+
+    COLUMNS = (("quantity", "quantity"), ("value", "value"), ("spread", "spread"), ("area", "area"),
+               ("state", "state"), ("counting_window_ms", "window (ms)"), ("rate_range_hz", "rates (Hz)"),
+               ("n_pairs", "pairs"), ("condition", "condition"), ("citation", "source"),
+               ("value_status", "status"))
+
+    def run(self) -> list[nodes.Node]:
+        from copi_bio.analysis.reference import reference_table
+
+        group = nodes.tgroup(cols=len(self.COLUMNS))
+        for _ in self.COLUMNS:
+            group += nodes.colspec(colwidth=10)
+        head = nodes.thead()
+        head += _row([nodes.Text(title) for _, title in self.COLUMNS], header=True)
+        body = nodes.tbody()
+        for row in reference_table():
+            body += _row([nodes.Text(row.get(key, "") or "") for key, _ in self.COLUMNS])
+        group += head
+        group += body
+        table = nodes.table()
+        table += nodes.title("", "copi_bio/data/reference_correlations.csv")
+        table += group
+        return [table]
+
+
+def quiet_third_party(gallery_conf: dict, fname: str, when: str | None = None) -> None:
+    """sphinx-gallery ``reset_modules`` hook: before each example, hide third-party
+    deprecation chatter (pyparsing names used by Brian2, Elephant's binning
+    notes) that would fill its printed output."""
+    warnings.filterwarnings("ignore", message=r".*deprecated, use|.*deprecated - use")
+    warnings.filterwarnings("ignore", message="Binning discarded")
+
+
 def setup(app):  # noqa: D103 - Sphinx entry point
     app.add_directive("copi-model-keys", ModelKeys)
+    app.add_directive("copi-reference-table", ReferenceTable)
     return {"parallel_read_safe": True, "version": "1"}
