@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -332,12 +333,13 @@ def check_sizes(model: Model) -> None:
                              f"a sampling that records at most {MAX_ELEMENTS:.2e} values (this one records "
                              f"{recorded:.3g}: raise the interval, or lower recording.trials or "
                              "protocol.presentations)")
-    if model.backend == "spiking":  # the schedules hold one value per time step
-        steps = proto.presentations * proto.steps_per_presentation
-        if steps * (2 + sizes[0]) > MAX_ELEMENTS:
+    if model.backend == "spiking":  # schedules: stimuli and targets per presentation, two learning-rate gates
+        per = 2 * proto.steps_per_presentation // math.gcd(proto.steps_per_presentation, proto.settle_steps) \
+            + sizes[0] + sizes[-1]
+        if proto.presentations * per > MAX_ELEMENTS:
             raise ModelError("protocol.presentations", proto.presentations,
-                             f"a run of at most {MAX_ELEMENTS // (2 + sizes[0]):.3g} time steps with "
-                             "backend = 'spiking' (split it into shorter runs)")
+                             f"at most {MAX_ELEMENTS // per:.3g} with backend = 'spiking' (its schedules hold "
+                             f"{per} values per presentation; split it into shorter runs)")
     hidden = getattr(model.task, "teacher_hidden", 0)
     if hidden * (sizes[0] + sizes[-1]) > MAX_ELEMENTS:
         raise ModelError("task.teacher_hidden", hidden, "a teacher that fits in memory")
@@ -356,9 +358,11 @@ def check_spiking(model: Model) -> None:
     if proto.trials != 1:
         raise ModelError("protocol.trials", proto.trials,
                          "1 with backend = 'spiking' (one spiking network is simulated; run seeds for repeats)")
-    if spk.max_rate <= spk.rate_offset:
-        raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
-                         f"above spiking.rate_offset = {format_quantity(spk.rate_offset, 'rate')}")
+    for key in ("rate_offset", "input_rate_offset"):
+        offset = getattr(spk, key)
+        if offset is not None and spk.max_rate <= offset:
+            raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
+                             f"above spiking.{key} = {format_quantity(offset, 'rate')}")
     if spk.max_rate * proto.dt > 0.5:
         raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
                          f"at most 0.5 / dt = {0.5 / proto.dt:g} Hz (one spike per step)")
@@ -370,6 +374,28 @@ def check_spiking(model: Model) -> None:
     if spk.tau_mean <= spk.tau_trace:
         raise ModelError("spiking.tau_mean", format_quantity(spk.tau_mean, "time"),
                          f"longer than spiking.tau_trace = {format_quantity(spk.tau_trace, 'time')}")
+    if spk.neuron == "lif_spike":
+        check_spike_driven(model)
+
+
+def check_spike_driven(model: Model) -> None:
+    """Checks of the spike-driven formulation (``spiking.neuron = "lif_spike"``)."""
+    spk, proto = model.spiking, model.protocol
+    if spk.forward_update != "spike":
+        raise ModelError("spiking.forward_update", spk.forward_update,
+                         "'spike' with spiking.neuron = 'lif_spike' (its forward rule is event-driven; "
+                         "'clock' belongs to the trace formulation)")
+    for key in ("tau_syn", "tau_lif"):
+        value = getattr(spk, key)
+        if proto.dt > value / 5 * (1 + 1e-9):
+            raise ModelError("protocol.dt", f"{proto.dt * 1e3:g} ms",
+                             f"at most spiking.{key} / 5 = {value / 5 * 1e3:g} ms with "
+                             "spiking.neuron = 'lif_spike' (spike-driven currents and LIF membranes; "
+                             "the shipped files use 0.1 ms)")
+    if spk.max_rate * spk.refractory >= 1.0:
+        raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
+                         f"below 1 / spiking.refractory = {1.0 / spk.refractory:g} Hz "
+                         "(an LIF neuron cannot fire faster)")
 
 
 def read_model_table(model: str | Path | None = None) -> tuple[dict[str, Any], Path]:

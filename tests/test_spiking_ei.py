@@ -107,14 +107,18 @@ def test_plastic_inhibition_decorrelates_the_correlated_state(small_run, tmp_pat
     cv_after = _isi_cv(ds, "E", end - (end - 5.0) / 3, end)
     print(f"r_sc before {corr.mean():.3f} (slope {slope:.4f}/Hz, rate {rates.mean():.1f} Hz), "
           f"after {after.mean():.4f} (rate {rates_after.mean():.2f} Hz, CV {cv_after:.2f})")
-    # the correlated state: shared input with weak inhibition (measured 0.234 at 27 Hz)
+    # the correlated state: shared input with weak inhibition (measured 0.267 at 36 Hz; seeds 1-5:
+    # 0.196-0.352, test_correlated_state_is_robust_across_seeds)
     assert corr.mean() >= 0.15
-    # de la Rocha et al. 2007: pairs that fire faster are more correlated (measured +0.014 per Hz)
+    # de la Rocha et al. 2007: pairs that fire faster are more correlated (measured +0.016 per Hz)
     assert slope > 0.0
-    # after plasticity (measured 0.019 at 3.7 Hz)
+    # after plasticity (measured 0.022 at 3.8 Hz)
     assert after.mean() <= 0.03
+    # rates with plastic inhibition (the weakly inhibited start fires at ~34 Hz, measured)
+    plastic = ds["t_eval"].values > 5.0
     population_rates = ds["mean_rate_E"].values
-    assert np.all((population_rates >= 1.0) & (population_rates <= 30.0)), population_rates
+    assert np.all((population_rates[plastic] >= 1.0) & (population_rates[plastic] <= 30.0)), population_rates
+    assert population_rates[0] <= 40.0
     assert 0.7 <= cv_after <= 1.3
     assert np.all((ds["cv_isi_E"].values >= 0.7) & (ds["cv_isi_E"].values <= 1.3))
     # Dale's law: every I->E conductance stays in [0, w_max] at every snapshot; inhibition grew
@@ -166,8 +170,26 @@ def test_runtime_device_runs_the_same_network():
     assert set(np.unique(ds["spike_index_E"].values)) <= {0, 5, 199} and ds.sizes["spike_E"] > 0
     assert 1.0 < ds["mean_rate_E"].values[0] < 200.0 and 1.0 < ds["mean_rate_I"].values[0] < 200.0
     w = ds["w_I_E"].values
-    assert np.allclose(w[0], 2.6) and not np.allclose(w[-1], 2.6)  # plastic after the onset
+    assert np.allclose(w[0], 2.5) and not np.allclose(w[-1], 2.5)  # plastic after the onset
     assert w.min() >= 0.0 and w.max() <= 100.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+def test_correlated_state_is_robust_across_seeds(seed, tmp_path):
+    """Other wiring and shared-input realisations (seed 1 is the default test above).
+
+    Measured (seeds 1-5): r_sc before 0.267, 0.352, 0.209, 0.237, 0.196 at 28-36 Hz;
+    after 0.022, 0.019, 0.026, 0.021, 0.019 at 3.5-3.8 Hz."""
+    ds = simulate(load_model("spiking_ei_small", [f"seed={seed}", f"spiking.build_dir='{tmp_path}'"]))
+    end = float(ds.attrs["spike_duration"])
+    corr, geo, _ = pair_correlations(ds, "E", *BEFORE)
+    after, _, rates = pair_correlations(ds, "E", end - (end - 5.0) / 3, end)
+    print(f"seed {seed}: r_sc {corr.mean():.3f} -> {after.mean():.4f}, rate {rates.mean():.2f} Hz")
+    assert corr.mean() >= 0.15 and np.polyfit(geo, corr, 1)[0] > 0
+    assert after.mean() <= 0.03
+    assert 1.0 <= rates.mean() <= 30.0
+    assert 0.7 <= _isi_cv(ds, "E", end - (end - 5.0) / 3, end) <= 1.3
 
 
 @pytest.mark.slow

@@ -84,10 +84,11 @@ def structure_key(model: Model) -> str:
     return f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{model.feedback.mode}|{model.spiking.neuron}|{model.spiking.dale}|{model.spiking.forward_update}"
 
 
-def _namespace(model: Model, pop: Population) -> dict:
-    spk = model.spiking
+def _namespace(model: Model, index: int) -> dict:
+    spk, pop = model.spiking, model.populations[index]
+    r0, rs = spk.rates(index)
     return {"tau_trace": spk.tau_trace * second, "tau_mean": spk.tau_mean * second,
-            "r0": spk.rate_offset * Hz, "rs": spk.rate_scale * Hz, "rmax": spk.max_rate * Hz,
+            "r0": r0 * Hz, "rs": rs * Hz, "rmax": spk.max_rate * Hz,
             "tau_u": pop.tau * second, "gamma": model.feedback.gamma,
             "tau_lif": spk.tau_lif * second, "lif_noise": spk.lif_noise}
 
@@ -112,14 +113,64 @@ def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
     ``stim`` holds the task's input values, shape ``(presentations, n_in)``.
     """
     pop, proto = model.populations[0], model.protocol
-    ns = _namespace(model, pop)
+    ns = _namespace(model, 0)
     ns["stim"] = b2.TimedArray(stim, dt=proto.t_present * second)
     eqs = "rate = clip(r0 + rs * (stim(t, i) - I_lat), 0 * Hz, rmax) : Hz" + _TRACE
     group = b2.NeuronGroup(pop.size, eqs, threshold="rand() < rate * dt", reset="x += 1 / tau_trace",
                            method="exact", dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}")
-    group.x = model.spiking.rate_offset * Hz
-    group.xbar = model.spiking.rate_offset * Hz
+    group.x = ns["r0"]
+    group.xbar = ns["r0"]
     return group
+
+
+def transfer_expressions(pop: Population) -> tuple[str, str]:
+    """Brian2 expressions of ``f(u)`` and ``f'(u)`` for the population's transfer function."""
+    f_expr, fp_expr = _TRANSFER[pop.transfer]
+    return f_expr.replace("slope", repr(float(pop.slope))), fp_expr.replace("slope", repr(float(pop.slope)))
+
+
+def delta_equations(model: Model, index: int, target: np.ndarray | None, namespace: dict,
+                    adjoint: bool = False) -> str:
+    """Equation lines of the top-down current ``delta`` of population ``index``.
+
+    Output with a ``target`` (``(presentations, n_out)``, added to
+    ``namespace``): ``delta = gamma (target - f(u)) f'(u)``, switched by the
+    shared variable ``nudge``; hidden populations with feedback:
+    ``delta = f'(u) I_fb`` (``I_fb`` summed by the feedback synapses); with
+    ``adjoint`` (``bp`` into a population with lateral inhibition ``M``),
+    ``delta = f'(u) y`` with the adjoint of the lateral stage,
+    ``lateral.tau_x dy/dt = -y + I_fb - M^T y`` (``I_adj = M^T y`` summed by
+    the lateral synapses), as the rate backend does. With
+    ``feedback.tau``, ``delta`` follows these drives as a low-pass filter,
+    ``tau dδ/dt = -δ + drive``.
+    """
+    proto, fb = model.protocol, model.feedback
+    is_output = index == len(model.populations) - 1
+    if is_output and target is not None and fb.gamma > 0:
+        namespace["target"] = b2.TimedArray(target, dt=proto.t_present * second)
+        drive, extra = "gamma * (target(t, i) - fu) * fprime * nudge", "\nnudge : 1 (shared)"
+    elif not is_output and fb.mode != "none" and adjoint:
+        namespace["tau_adj"] = model.lateral.tau_x * second
+        drive, extra = "fprime * y", "\nI_fb : 1\nI_adj : 1\ndy/dt = (I_fb - I_adj - y) / tau_adj : 1"
+    elif not is_output and fb.mode != "none":
+        drive, extra = "fprime * I_fb", "\nI_fb : 1"
+    else:
+        return "delta = 0 * u : 1"
+    if fb.tau is None:
+        return f"delta = {drive} : 1{extra}"
+    namespace["tau_fb"] = fb.tau * second
+    return f"ddelta/dt = ({drive} - delta) / tau_fb : 1{extra}"
+
+
+def neuron_group(pop: Population, eqs: str, methods: tuple[str, ...], **kwargs) -> b2.NeuronGroup:
+    """A :class:`brian2.NeuronGroup` integrated by the first of ``methods`` that Brian2 accepts."""
+    last_err = None
+    for method in methods:
+        try:
+            return b2.NeuronGroup(pop.size, eqs, method=method, **kwargs)
+        except Exception as err:  # noqa: BLE001 - brian2 raises several types for unsupported methods
+            last_err = err
+    raise last_err  # pragma: no cover
 
 
 def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.NeuronGroup:
@@ -128,17 +179,10 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
     ``target`` (``(presentations, n_out)``) is given for the output, whose
     soma is nudged by ``delta = gamma (target - f(u)) f'(u)``.
     """
-    pop, proto, fb = model.populations[index], model.protocol, model.feedback
-    ns = _namespace(model, pop)
-    f_expr, fp_expr = (e.replace("slope", repr(float(pop.slope))) for e in _TRANSFER[pop.transfer])
-    is_output = index == len(model.populations) - 1
-    if is_output and target is not None and fb.gamma > 0:
-        ns["target"] = b2.TimedArray(target, dt=proto.t_present * second)
-        delta = "delta = gamma * (target(t, i) - fu) * fprime * nudge : 1\nnudge : 1 (shared)"
-    elif not is_output and fb.mode != "none":
-        delta = "delta = fprime * I_fb : 1\nI_fb : 1"
-    else:
-        delta = "delta = 0 * u : 1"
+    pop, proto = model.populations[index], model.protocol
+    ns = _namespace(model, index)
+    f_expr, fp_expr = transfer_expressions(pop)
+    delta = delta_equations(model, index, target, ns)
     eqs = f"""
 du/dt = (-u + I_ff + delta) / tau_u : 1
 I_ff : 1
@@ -151,29 +195,25 @@ rate = clip(r0 + rs * (fu - I_lat), 0 * Hz, rmax) : Hz
     if model.spiking.neuron == "lif_rate":
         eqs += _LIF
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
-    last_err = None
-    for method in methods:
-        try:
-            group = b2.NeuronGroup(pop.size, eqs, method=method, dt=proto.dt * second, namespace=ns,
-                                   name=f"pop_{pop.name}", **_spiking_args(model))
-            break
-        except Exception as err:  # noqa: BLE001 - brian2 raises several types for unsupported methods
-            last_err = err
-    else:  # pragma: no cover
-        raise last_err
+    group = neuron_group(pop, eqs, methods, dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}",
+                         **_spiking_args(model))
     if "nudge" in eqs:
         group.nudge = 1.0
-    group.x = model.spiking.rate_offset * Hz
-    group.xbar = model.spiking.rate_offset * Hz
+    group.x = ns["r0"]
+    group.xbar = ns["r0"]
     if model.spiking.neuron == "lif_rate":
         group.run_regularly("v += lif_noise * sqrt(dt / tau_lif) * randn()", dt=proto.dt * second)
     return group
 
 
-def _shared(pre: b2.NeuronGroup, post: b2.NeuronGroup) -> dict:
-    """Namespace of a synapse: constants used by the subexpressions of its groups."""
-    out = dict(pre.namespace)
-    out.update(post.namespace)
+def shared_namespace(pre: b2.NeuronGroup, post: b2.NeuronGroup) -> dict:
+    """Namespace of a synapse: constants used by the subexpressions of its groups.
+
+    Where both groups define a constant (the rate mapping ``r0``, ``rs``),
+    the presynaptic one is kept: synapses normalise presynaptic activity.
+    """
+    out = dict(post.namespace)
+    out.update(pre.namespace)
     return out
 
 
@@ -194,7 +234,7 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     if bp:
         eqs += "I_fb_pre = w * delta_post : 1 (summed)\n"
     syn = b2.Synapses(pre, post, eqs, on_pre=on_pre, method="euler", dt=model.protocol.dt * second,
-                      namespace={**_shared(pre, post), "eta_w": eta * Hz, "gate_w": gate}, name=f"W_{k}")
+                      namespace={**shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate}, name=f"W_{k}")
     syn.connect()
     syn.w = w0.T.ravel()  # all-to-all connect() orders synapses pre-major
     return syn
@@ -207,7 +247,7 @@ dM/dt = eta_l * gate_l(t) * fluct_pre * fluct_post : 1 (clock-driven)
 I_lat_post = M * fluct_pre : 1 (summed)
 """
     syn = b2.Synapses(group, group, eqs, method="euler", dt=model.protocol.dt * second,
-                      namespace={**_shared(group, group), "eta_l": eta * Hz, "gate_l": gate}, name=f"M_{k}")
+                      namespace={**shared_namespace(group, group), "eta_l": eta * Hz, "gate_l": gate}, name=f"M_{k}")
     syn.connect(condition="i != j")
     if model.spiking.dale == "inhibitory":
         syn.run_regularly("M = clip(M, 0, inf)", dt=model.protocol.dt * second, when="after_groups")
@@ -218,7 +258,7 @@ def build_random_feedback(model: Model, k: int, src: b2.NeuronGroup, dst: b2.Neu
                           g: np.ndarray) -> b2.Synapses:
     """Fixed random top-down synapses (fa/dfa) carrying ``delta`` of ``src`` into ``I_fb`` of ``dst``."""
     syn = b2.Synapses(src, dst, "B : 1 (constant)\nI_fb_post = B * delta_pre : 1 (summed)",
-                      dt=model.protocol.dt * second, namespace=_shared(src, dst), name=f"B_{k}")
+                      dt=model.protocol.dt * second, namespace=shared_namespace(src, dst), name=f"B_{k}")
     syn.connect()
     syn.B = g.ravel()  # g has shape (n_src, n_dst), pre-major like the synapses
     return syn

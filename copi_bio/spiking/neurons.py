@@ -3,8 +3,14 @@
 :func:`conductance_lif` is the leaky integrate-and-fire neuron with
 exponentially decaying excitatory and inhibitory conductances (the model of
 NEST's ``iaf_cond_exp``) used by the E/I network models; :func:`slow_rate`
-adds a slow spike-rate estimate that a plasticity rule may need. The neurons
-of the chain models (trace formulation) are in :mod:`copi_bio.spiking.builder`.
+adds a slow spike-rate estimate that a plasticity rule may need.
+
+The spike-driven chain models (``spiking.neuron = "lif_spike"``) use
+:data:`POISSON_INPUT` for the stimulus population and
+:func:`two_compartment_lif` for hidden and output populations; both carry
+spike-driven synaptic currents (:func:`synaptic_current`) and a presynaptic
+spike trace (:data:`SPIKE_TRACE`) that the learning rules read. The neurons
+of the trace formulation are in :mod:`copi_bio.spiking.builder`.
 """
 
 from __future__ import annotations
@@ -48,4 +54,85 @@ def conductance_lif(pop: NetworkPopulation) -> tuple[str, dict, dict]:
     return LIF_CONDUCTANCE, namespace, spiking
 
 
-__all__ = ["LIF_CONDUCTANCE", "conductance_lif", "slow_rate", "slow_rate_reset"]
+SPIKE_TRACE = """
+dx/dt = -x / tau_trace : Hz
+dxbar/dt = (x - xbar) / tau_mean : Hz
+fluct = (x - xbar) / rs : 1
+"""
+"""Presynaptic spike trace ``x`` (each spike adds ``1 / tau_trace``: :data:`TRACE_RESET`), its slow
+mean ``xbar`` and the normalised fluctuation ``fluct`` that the learning rules read."""
+
+TRACE_RESET = "x += 1 / tau_trace"
+
+
+def synaptic_current(name: str) -> str:
+    """Equation of a spike-driven synaptic current ``name``: each presynaptic spike raises it (see
+    :func:`copi_bio.spiking.synapses.current_on_pre`), it decays with ``tau_syn``."""
+    return f"d{name}/dt = -{name} / tau_syn : 1\n"
+
+
+def slow_mean(name: str) -> str:
+    """Equation of ``<name>_bar``, the mean of ``name`` over ``tau_mean``: a homeostatic offset that
+    the neuron subtracts, so that it responds to the fluctuations of ``name`` around its slow mean."""
+    return f"d{name}_bar/dt = ({name} - {name}_bar) / tau_mean : 1\n"
+
+
+LATERAL_CURRENT = synaptic_current("I_lat") + slow_mean("I_lat")
+"""Lateral inhibitory current ``I_lat`` and its slow mean (the neuron responds to ``I_lat - I_lat_bar``)."""
+
+INTENSITY = """
+drate_f/dt = (rate - rate_f) / tau_trace : Hz
+drate_bar/dt = (rate_f - rate_bar) / tau_mean : Hz
+activity = (rate_f - rate_bar) / rs : 1
+"""
+"""The neuron's firing intensity ``rate`` filtered with the spike trace's kernel (``rate_f``), its slow
+mean ``rate_bar`` and the normalised fluctuation ``activity``: the expectation of the spike trace
+``x``, but not shaped by the cell's own spikes (the forward rule's decay term reads it)."""
+
+POISSON_INPUT = """
+rate = clip(r0 + rs * (stim(t, i) - (I_lat - I_lat_bar)), 0 * Hz, rmax) : Hz
+""" + LATERAL_CURRENT + SPIKE_TRACE + INTENSITY
+"""Stimulus population: Poisson spike sources at ``rate_offset + rate_scale * (z(t) - I_lat)``
+(``I_lat`` the lateral inhibitory current around its slow mean); threshold ``rand() < rate * dt``."""
+
+_LIF_SOMA = """
+du/dt = (-u + I_ff - I_bal + delta) / tau_u : 1
+I_bal : 1
+dubar/dt = (u - ubar) / tau_mean : 1
+fu = {f} : 1
+fprime = {fprime} : 1
+rate = clip(r0 + rs * (fu - (I_lat - I_lat_bar)), 0 * Hz, rmax) : Hz
+dv/dt = (J - v) / tau_lif : 1 (unless refractory)
+J = 1 / (1 - exp(-(1 / clip(rate, rmin, rmax) - t_ref) / tau_lif)) : 1
+"""
+
+
+def two_compartment_lif(f: str, fprime: str, delta: str) -> tuple[str, dict]:
+    """Equations and threshold/reset arguments of a hidden or output neuron of a spike-driven chain.
+
+    Two compartments: the somatic potential ``u`` (dimensionless, not reset
+    by spikes: the learning signal) integrates the forward synaptic current
+    ``I_ff`` minus its balancing mean ``I_bal`` (summed by the forward
+    synapses, :func:`copi_bio.spiking.synapses.balance_current`) and the
+    top-down current ``delta``; the
+    spike-initiation zone ``v`` is a leaky integrate-and-fire membrane
+    (threshold 1, reset 0, refractory ``t_ref``) driven by the current
+    ``J`` at which a noise-free LIF fires at ``rate = rate_offset +
+    rate_scale * (f(u) - I_lat)`` (``I_lat``: perisomatic lateral
+    inhibition around its slow mean). Membrane noise is added by the builder.
+
+    Parameters
+    ----------
+    f, fprime : str
+        Transfer function of ``u`` and its derivative (expressions in ``u``).
+    delta : str
+        Equation lines defining the top-down current ``delta``.
+    """
+    eqs = _LIF_SOMA.format(f=f, fprime=fprime) + delta + "\n" + synaptic_current("I_ff") + LATERAL_CURRENT \
+        + SPIKE_TRACE + INTENSITY
+    spiking = dict(threshold="v > 1", reset="v = 0\n" + TRACE_RESET, refractory="t_ref")
+    return eqs, spiking
+
+
+__all__ = ["INTENSITY", "LATERAL_CURRENT", "LIF_CONDUCTANCE", "POISSON_INPUT", "SPIKE_TRACE", "TRACE_RESET",
+           "conductance_lif", "slow_mean", "slow_rate", "slow_rate_reset", "synaptic_current", "two_compartment_lif"]

@@ -18,6 +18,20 @@ Forward rule of chain models (``spiking.forward_update``):
   every step. ``<xi^2>`` then includes the traces' shot noise
   ``nu / (2 tau_trace rate_scale^2)``, which shrinks the learned weights.
 
+Rules of the spike-driven chain models (``neuron = "lif_spike"``), where
+synapses pass spikes (:func:`copi_forward`, :func:`lateral_covariance`):
+
+* forward synapses apply :data:`COPI_FORWARD_SPIKE_DRIVEN` at presynaptic
+  spikes, reading the postsynaptic somatic potential ``u`` (not reset by
+  spikes) and the presynaptic cell's filtered firing intensity ``a_pre``;
+  expected drift: the COPI rule ``eta [<(u - ubar) a_pre> - w <a_pre^2>]``
+  plus an own-spike term that vanishes for Poisson presynaptic cells
+  (``docs/spiking.md``);
+* lateral inhibitory synapses ``M`` add ``eta / (2 rate_scale)`` times the
+  other cell's trace fluctuation at every pre- and postsynaptic spike
+  (clipped at ``M >= 0`` with Dale's law); expected drift
+  ``eta <xi_pre xi_post>``, the Foldiak/COPI decorrelation rule.
+
 Rules of inhibitory synapses (conductance ``w`` in siemens, kept in
 ``[0, w_max]`` so a synapse never changes sign):
 
@@ -37,10 +51,16 @@ from brian2 import second, siemens
 
 from ..spec_spiking import CovarianceRule, PlasticityRule, VogelsSprekelerRule
 from .neurons import slow_rate, slow_rate_reset
+from .synapses import balance_current, current_on_pre
 
 COPI_FORWARD_ON_PRE = "w += eta_w * gate_w(t) / rs * ((u_post - ubar_post) - w * fluct_pre)"
 """Event-driven COPI forward rule (``fluct_pre`` is read before the spike's own trace jump:
 Brian2 runs ``on_pre`` before the presynaptic reset that adds it)."""
+
+COPI_FORWARD_SPIKE_DRIVEN = "w += eta_w * gate_w(t) / rs * ((u_post - ubar_post) - w * activity_pre)"
+"""Event-driven COPI forward rule of the spike-driven formulation: the decay reads the fluctuation
+``activity_pre`` of the presynaptic firing intensity filtered like a spike trace, which (unlike the
+trace itself) the regularity of LIF spike trains does not bias."""
 
 COPI_FORWARD_CLOCK = "dw/dt = eta_w * gate_w(t) * ((u_post - ubar_post) * fluct_pre - w * fluct_pre**2) : 1 (clock-driven)\n"
 """Clock-driven COPI forward rule on spike traces."""
@@ -116,3 +136,31 @@ def spike_timing_rule(rule: PlasticityRule, name: str) -> SpikeTimingRule:
     if isinstance(rule, CovarianceRule):
         return covariance(rule, name)
     raise TypeError(f"no spiking implementation of plasticity rule {rule.rule!r}")
+
+
+def copi_forward() -> SpikeTimingRule:
+    """Forward synapse of a spike-driven chain: current jump and the COPI rule at presynaptic spikes.
+
+    Namespace needed: ``eta_w`` (Hz), ``gate_w`` (a :class:`brian2.TimedArray`),
+    ``rs``, ``tau_syn``.
+    """
+    return SpikeTimingRule(model="w : 1\n" + balance_current("w"),
+                           on_pre=current_on_pre("I_ff", "w") + "\n" + COPI_FORWARD_SPIKE_DRIVEN, on_post="",
+                           namespace={})
+
+
+def lateral_covariance(dale: bool) -> SpikeTimingRule:
+    """Lateral synapse of a spike-driven chain: inhibitory current and a symmetric covariance rule.
+
+    Pre spike: ``M += eta_l / (2 rs) * fluct_post``; post spike:
+    ``M += eta_l / (2 rs) * fluct_pre``; ``M >= 0`` when ``dale``. A spike is
+    never paired with its own trace (pre and post are different cells), so
+    the expected drift is ``eta_l`` times the covariance of the two cells'
+    normalised rate fluctuations (``docs/spiking.md``). Namespace needed:
+    ``eta_l`` (Hz), ``gate_l``, ``rs``, ``tau_syn``.
+    """
+    step = "M + eta_l * gate_l(t) / (2 * rs) * fluct_{other}"
+    update = ("M = clip(" + step + ", 0, inf)") if dale else ("M = " + step)
+    return SpikeTimingRule(model="M : 1\n",
+                           on_pre=current_on_pre("I_lat", "M") + "\n" + update.format(other="post"),
+                           on_post=update.format(other="pre"), namespace={})

@@ -31,25 +31,31 @@ from ..record import RunRecord
 from ..spec import Model, NetworkModel
 from ..tasks import TaskData, build_task
 from ..transfer import transfer
-from . import builder, device
+from . import builder, device, spike_chain
 from .measures import count_correlation, spike_counts
 from .run_network import run_network
 
 
-def _gates(model: Model) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step factors of the forward and lateral learning rates (settle, onset, anneal)."""
+def _gates(model: Model) -> tuple[np.ndarray, np.ndarray, float]:
+    """Factors of the forward and lateral learning rates (settle, onset, anneal) and their time step.
+
+    The factors change only at presentation onsets and at the end of
+    ``t_settle``, so they are sampled every ``gcd(t_present, t_settle)``
+    (in steps of ``dt``) rather than every step.
+    """
     proto = model.protocol
     steps, settle = proto.steps_per_presentation, proto.settle_steps
+    block = math.gcd(steps, settle)
     p = np.arange(proto.presentations)
     scale = 1.0 / (1.0 + p / proto.anneal) if proto.anneal else np.ones(len(p))
-    within = (np.arange(steps) >= settle).astype(float)
+    within = (np.arange(0, steps, block) >= settle).astype(float)
     lat = (scale[:, None] * within[None, :]).ravel()
     fwd = ((scale * (p >= proto.forward_onset))[:, None] * within[None, :]).ravel()
     if model.plasticity.rule == "none":
         fwd[:] = 0.0
     if model.lateral.rule == "none":
         lat[:] = 0.0
-    return fwd, lat
+    return fwd, lat, block * proto.dt
 
 
 def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
@@ -65,20 +71,21 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     pops = model.populations
     n_layers = len(pops) - 1
     stim, target = _stimuli(task, model, data_rng)
-    fwd_gate, lat_gate = _gates(model)
-    gate_w = b2.TimedArray(fwd_gate, dt=proto.dt * second)
-    gate_l = b2.TimedArray(lat_gate, dt=proto.dt * second)
+    fwd_gate, lat_gate, gate_dt = _gates(model)
+    gate_w = b2.TimedArray(fwd_gate, dt=gate_dt * second)
+    gate_l = b2.TimedArray(lat_gate, dt=gate_dt * second)
+    chain = spike_chain if spk.neuron == "lif_spike" else builder
     eta_w = spk.eta_forward if spk.eta_forward is not None else 1.0 / model.plasticity.tau
     eta_l = spk.eta_lateral if spk.eta_lateral is not None else 1.0 / model.lateral.tau
-    groups = [builder.build_stimulus(model, stim)]
-    groups += [builder.build_soma(model, i, target) for i in range(1, len(pops))]
+    groups = [chain.build_stimulus(model, stim)]
+    groups += [chain.build_soma(model, i, target) for i in range(1, len(pops))]
     w0 = initial_weights(model, init_rng)
-    forward = [builder.build_forward(model, k, groups[k], groups[k + 1], w0[k], gate_w, eta_w)
+    forward = [chain.build_forward(model, k, groups[k], groups[k + 1], w0[k], gate_w, eta_w)
                for k in range(n_layers)]
     lateral = []
     for k in range(max(1, n_layers)):
         on = model.lateral.rule != "none" and model.decorrelates(k)
-        lateral.append(builder.build_lateral(model, k, groups[k], gate_l, eta_l) if on else None)
+        lateral.append(chain.build_lateral(model, k, groups[k], gate_l, eta_l) if on else None)
     extra = []
     if model.feedback.mode in ("fa", "dfa"):
         for k in range(1, n_layers):
@@ -86,7 +93,7 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
             n_src = pops[src].size
             g = init_rng.standard_normal((n_src, pops[k].size)) * model.feedback.scale \
                 * np.sqrt(2.0 / (n_src + pops[k].size))
-            extra.append(builder.build_random_feedback(model, k, groups[src], groups[k], g))
+            extra.append(chain.build_random_feedback(model, k, groups[src], groups[k], g))
     spikes = [b2.SpikeMonitor(g, name=f"spikes_{p.name}") for g, p in zip(groups, pops)]
     snap_every = math.gcd(proto.eval_every, rec.weights_every or proto.eval_every)
     snap_dt = snap_every * proto.t_present * second

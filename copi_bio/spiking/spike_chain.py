@@ -1,0 +1,121 @@
+"""Brian2 network of a chain model in the spike-driven formulation (``neuron = "lif_spike"``).
+
+Built from the spec objects only, with the same interface as the trace
+formulation's :mod:`copi_bio.spiking.builder`:
+
+* the stimulus population is a set of Poisson spike sources firing at
+  ``rate_offset + rate_scale * (z(t) - I_lat)``
+  (:data:`~copi_bio.spiking.neurons.POISSON_INPUT`);
+* hidden and output populations are two-compartment LIF neurons
+  (:func:`~copi_bio.spiking.neurons.two_compartment_lif`): a somatic
+  potential ``u`` that is not reset (the learning signal) and a
+  threshold-reset spike-initiation zone with refractoriness;
+* forward synapses pass spikes as current jumps (``tau_syn``) and learn the
+  COPI rule at presynaptic spikes; lateral synapses ``M`` (``M >= 0`` with
+  Dale's law) pass spikes as inhibitory current jumps and learn a symmetric
+  spike-triggered covariance rule (:mod:`copi_bio.spiking.plasticity`);
+* top-down feedback is a current into the somata: ``delta = gamma (target -
+  f(u)) f'(u)`` at the output, ``delta = f'(u) sum_k B_ki delta_k`` in hidden
+  populations (``bp``: ``B = W`` of the next layer, passed back through the
+  adjoint of the population's own lateral stage as in the rate backend, the
+  non-local weight-transport reference; ``fa``/``dfa``: fixed random, shared
+  with the trace formulation's
+  :func:`~copi_bio.spiking.builder.build_random_feedback`).
+"""
+
+from __future__ import annotations
+
+import brian2 as b2
+import numpy as np
+from brian2 import Hz, second
+
+from ..spec import Model
+from . import builder, neurons, plasticity
+
+build_random_feedback = builder.build_random_feedback
+
+MIN_RATE = 0.01
+"""Lowest rate (Hz) the LIF drive ``J`` is computed for (``J -> 1`` below it: the neuron falls silent)."""
+
+
+def _namespace(model: Model, index: int) -> dict:
+    spk = model.spiking
+    r0, rs = spk.rates(index)
+    return {"tau_trace": spk.tau_trace * second, "tau_mean": spk.tau_mean * second,
+            "r0": r0 * Hz, "rs": rs * Hz, "rmax": spk.max_rate * Hz, "rmin": MIN_RATE * Hz,
+            "tau_u": model.populations[index].tau * second, "gamma": model.feedback.gamma,
+            "tau_lif": spk.tau_lif * second, "t_ref": spk.refractory * second, "tau_syn": spk.tau_syn * second,
+            "lif_noise": spk.lif_noise}
+
+
+def _adjoint(model: Model, index: int) -> bool:
+    """Whether backprop-aligned feedback into population ``index`` passes the adjoint of its lateral stage."""
+    return model.feedback.mode == "bp" and model.lateral.rule != "none" and model.decorrelates(index)
+
+
+def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
+    """Poisson input population; ``stim`` holds the task's input values, shape ``(presentations, n_in)``."""
+    pop, proto = model.populations[0], model.protocol
+    ns = _namespace(model, 0)
+    ns["stim"] = b2.TimedArray(stim, dt=proto.t_present * second)
+    group = builder.neuron_group(pop, neurons.POISSON_INPUT, ("exponential_euler", "euler"),
+                                 threshold="rand() < rate * dt", reset=neurons.TRACE_RESET, dt=proto.dt * second,
+                                 namespace=ns, name=f"pop_{pop.name}")
+    group.x = group.xbar = group.rate_f = group.rate_bar = ns["r0"]
+    return group
+
+
+def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.NeuronGroup:
+    """Hidden or output population ``index`` of two-compartment LIF neurons.
+
+    ``target`` (``(presentations, n_out)``) is given for the output, whose
+    soma is nudged by ``delta = gamma (target - f(u)) f'(u)``.
+    """
+    pop, proto = model.populations[index], model.protocol
+    ns = _namespace(model, index)
+    f_expr, fp_expr = builder.transfer_expressions(pop)
+    delta = builder.delta_equations(model, index, target, ns, adjoint=_adjoint(model, index))
+    eqs, spiking = neurons.two_compartment_lif(f_expr, fp_expr, delta)
+    methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
+    group = builder.neuron_group(pop, eqs, methods, dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}",
+                                 **spiking)
+    if "nudge" in eqs:
+        group.nudge = 1.0
+    group.x = group.xbar = group.rate_f = group.rate_bar = ns["r0"]
+    group.v = "rand()"
+    if model.spiking.lif_noise > 0:
+        group.run_regularly("v += lif_noise * sqrt(dt / tau_lif) * randn()", dt=proto.dt * second)
+    return group
+
+
+def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w0: np.ndarray,
+                  gate: b2.TimedArray, eta: float) -> b2.Synapses:
+    """All-to-all plastic forward synapses ``W_k``: current jumps and the COPI rule at presynaptic spikes.
+
+    The postsynaptic current starts at its mean for presynaptic neurons
+    firing at ``rate_offset``.
+    """
+    rule = plasticity.copi_forward()
+    eqs = rule.model
+    if model.feedback.mode == "bp" and k >= 1:
+        eqs += "I_fb_pre = w * delta_post : 1 (summed)\n"
+    syn = b2.Synapses(pre, post, eqs, on_pre=rule.on_pre, dt=model.protocol.dt * second,
+                      namespace={**builder.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate},
+                      name=f"W_{k}")
+    syn.connect()
+    syn.w = w0.T.ravel()  # all-to-all connect() orders synapses pre-major
+    r0, rs = model.spiking.rates(k)
+    post.I_ff = w0.sum(axis=1) * r0 / rs  # = I_bal at t = 0
+    return syn
+
+
+def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArray, eta: float) -> b2.Synapses:
+    """Plastic lateral inhibition ``M`` inside population ``k``: spike-driven currents, covariance rule."""
+    rule = plasticity.lateral_covariance(dale=model.spiking.dale == "inhibitory")
+    eqs = rule.model + ("I_adj_pre = M * y_post : 1 (summed)\n" if k > 0 and _adjoint(model, k) else "")
+    syn = b2.Synapses(group, group, eqs, on_pre=rule.on_pre, on_post=rule.on_post,
+                      dt=model.protocol.dt * second,
+                      namespace={**builder.shared_namespace(group, group), "eta_l": eta * Hz, "gate_l": gate},
+                      name=f"M_{k}")
+    syn.connect(condition="i != j")
+    return syn
