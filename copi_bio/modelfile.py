@@ -228,7 +228,8 @@ def _parse(data: Mapping[str, Any], source: str) -> Model | NetworkModel:
 def _feedback(table: Any, backend: str) -> FeedbackPathway:
     """The [feedback] table; an omitted ``perturbation`` is the backend's own:
     ``"prediction"`` (the paper's algorithm) for rate models, ``"nudging"``
-    (the only form the spiking backend implements) for spiking ones."""
+    (the only form of the spiking trace formulation; the spike-driven one
+    also implements ``"prediction"``) for spiking ones."""
     if isinstance(table, Mapping) and "perturbation" not in table:
         table = {**table, "perturbation": "prediction" if backend == "rate" else "nudging"}
     return FeedbackPathway.from_mapping(table, "feedback")
@@ -266,11 +267,8 @@ def check_model(model: Model) -> None:
         neuronal.append(("lateral.tau_x", model.lateral.tau_x))
     if model.feedback.tau is not None and model.feedback.perturbation == "nudging":
         neuronal.append(("feedback.tau", model.feedback.tau))
-    for key, tau in neuronal:
-        if proto.dt > tau * (1 + 1e-9):
-            raise ModelError("protocol.dt", f"{proto.dt * 1e3:g} ms",
-                             f"at most the smallest neuronal time constant ({key} = {tau * 1e3:g} ms) "
-                             "for a stable explicit coupling")
+    _dt_at_most(proto.dt, neuronal, "at most the smallest neuronal time constant ({key} = {tau:g} ms) "
+                "for a stable explicit coupling")
     for key, tau in (("plasticity.tau", model.plasticity.tau), ("lateral.tau", model.lateral.tau)):
         if proto.dt > 0.1 * tau:
             raise ModelError(key, f"{tau * 1e3:g} ms",
@@ -348,10 +346,11 @@ def check_sizes(model: Model) -> None:
 def check_spiking(model: Model) -> None:
     """Checks that only concern the spiking backend."""
     spk, proto = model.spiking, model.protocol
-    if model.feedback.perturbation != "nudging":
+    if model.feedback.perturbation != "nudging" and spk.neuron != "lif_spike":
         raise ModelError("feedback.perturbation", model.feedback.perturbation,
-                         "'nudging' with backend = 'spiking' (its output is nudged toward the target "
-                         "through the somatic potential; the prediction formulation is rate-only)")
+                         f"'nudging' with spiking.neuron = {spk.neuron!r} (the trace formulation nudges the "
+                         "output through the somatic potential; the prediction formulation needs "
+                         "spiking.neuron = 'lif_spike' or backend = 'rate')")
     if model.lateral.rule not in ("foldiak", "none"):
         raise ModelError("lateral.rule", model.lateral.rule,
                          "'foldiak' or 'none' with backend = 'spiking' (lateral synapses subtract M xi)")
@@ -396,6 +395,20 @@ def check_spike_driven(model: Model) -> None:
         raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
                          f"below 1 / spiking.refractory = {1.0 / spk.refractory:g} Hz "
                          "(an LIF neuron cannot fire faster)")
+    if model.feedback.perturbation == "prediction":  # check_model leaves these to the rate backend's exact leak
+        taus = [(f"populations[{i}].tau", p.tau) for i, p in enumerate(model.populations) if i > 0]
+        if model.feedback.tau is not None:
+            taus.append(("feedback.tau", model.feedback.tau))
+        _dt_at_most(proto.dt, taus, "at most {key} = {tau:g} ms with spiking.neuron = 'lif_spike' "
+                    "(its somata, predictions and perturbations are integrated explicitly)")
+
+
+def _dt_at_most(dt: float, taus: list[tuple[str, float]], allowed: str) -> None:
+    """Refuse ``protocol.dt`` above any of the ``(key, tau)`` time constants (seconds); ``allowed``
+    is formatted with the offending ``key`` and ``tau`` (ms)."""
+    for key, tau in taus:
+        if dt > tau * (1 + 1e-9):
+            raise ModelError("protocol.dt", f"{dt * 1e3:g} ms", allowed.format(key=key, tau=tau * 1e3))
 
 
 def read_model_table(model: str | Path | None = None) -> tuple[dict[str, Any], Path]:

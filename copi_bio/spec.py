@@ -501,7 +501,8 @@ class FeedbackPathway(SpecBase):
     perturbation: str | None = param("choice", None, choices=("prediction", "nudging"), optional=True,
                                      doc="error of the forward prediction (the paper's algorithm; default "
                                          "of rate models) or of the perturbed soma (self-consistent "
-                                         "nudging; default and only form of spiking models)")
+                                         "nudging; default of spiking models, the only form of their "
+                                         "trace formulation)")
     gamma: float = param("float", 1.0, low=0, strict=False, doc="output perturbation gain (loss multiplier)")
     tau: float | None = param("time", None, low=0, optional=True, doc="feedback time constant")
     scale: float = param("float", 1.0, low=0, doc="std multiplier of random fa/dfa weights")

@@ -21,6 +21,7 @@ every step on the traces or at presynaptic spikes (see
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import brian2 as b2
@@ -81,7 +82,9 @@ class SpikingNetwork:
 def structure_key(model: Model) -> str:
     """Text identifying the generated code of a model (standalone build folder)."""
     pops = ",".join(f"{p.name}:{p.size}:{p.transfer}" for p in model.populations)
-    return f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{model.feedback.mode}|{model.spiking.neuron}|{model.spiking.dale}|{model.spiking.forward_update}"
+    fb, spk = model.feedback, model.spiking
+    return (f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{fb.mode}|{fb.perturbation}|{spk.neuron}"
+            f"|{spk.dale}|{spk.forward_update}")
 
 
 def _namespace(model: Model, index: int) -> dict:
@@ -123,16 +126,19 @@ def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
     return group
 
 
-def transfer_expressions(pop: Population) -> tuple[str, str]:
-    """Brian2 expressions of ``f(u)`` and ``f'(u)`` for the population's transfer function."""
-    f_expr, fp_expr = _TRANSFER[pop.transfer]
-    return f_expr.replace("slope", repr(float(pop.slope))), fp_expr.replace("slope", repr(float(pop.slope)))
+def transfer_expressions(pop: Population, var: str = "u") -> tuple[str, str]:
+    """Brian2 expressions of ``f(var)`` and ``f'(var)`` for the population's transfer function."""
+    exprs = (re.sub(r"\bu\b", var, e).replace("slope", repr(float(pop.slope))) for e in _TRANSFER[pop.transfer])
+    return tuple(exprs)
 
 
 def delta_equations(model: Model, index: int, target: np.ndarray | None, namespace: dict,
                     adjoint: bool = False) -> str:
     """Equation lines of the top-down current ``delta`` of population ``index``.
 
+    ``f`` and ``f'`` (``f_rate``, ``fprime``) are taken at the compartment
+    that sets the rate: the soma ``u`` (nudging) or the forward prediction
+    ``a`` (``perturbation = "prediction"``, spike-driven formulation).
     Output with a ``target`` (``(presentations, n_out)``, added to
     ``namespace``): ``delta = gamma (target - f(u)) f'(u)``, switched by the
     shared variable ``nudge``; hidden populations with feedback:
@@ -148,7 +154,7 @@ def delta_equations(model: Model, index: int, target: np.ndarray | None, namespa
     is_output = index == len(model.populations) - 1
     if is_output and target is not None and fb.gamma > 0:
         namespace["target"] = b2.TimedArray(target, dt=proto.t_present * second)
-        drive, extra = "gamma * (target(t, i) - fu) * fprime * nudge", "\nnudge : 1 (shared)"
+        drive, extra = "gamma * (target(t, i) - f_rate) * fprime * nudge", "\nnudge : 1 (shared)"
     elif not is_output and fb.mode != "none" and adjoint:
         namespace["tau_adj"] = model.lateral.tau_x * second
         drive, extra = "fprime * y", "\nI_fb : 1\nI_adj : 1\ndy/dt = (I_fb - I_adj - y) / tau_adj : 1"
@@ -188,9 +194,9 @@ du/dt = (-u + I_ff + delta) / tau_u : 1
 I_ff : 1
 {delta}
 dubar/dt = (u - ubar) / tau_mean : 1
-fu = {f_expr} : 1
+f_rate = {f_expr} : 1
 fprime = {fp_expr} : 1
-rate = clip(r0 + rs * (fu - I_lat), 0 * Hz, rmax) : Hz
+rate = clip(r0 + rs * (f_rate - I_lat), 0 * Hz, rmax) : Hz
 """ + _TRACE
     if model.spiking.neuron == "lif_rate":
         eqs += _LIF

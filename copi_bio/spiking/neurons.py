@@ -99,40 +99,52 @@ _LIF_SOMA = """
 du/dt = (-u + I_ff - I_bal + delta) / tau_u : 1
 I_bal : 1
 dubar/dt = (u - ubar) / tau_mean : 1
-fu = {f} : 1
+f_rate = {f} : 1
 fprime = {fprime} : 1
-rate = clip(r0 + rs * (fu - (I_lat - I_lat_bar)), 0 * Hz, rmax) : Hz
+rate = clip(r0 + rs * (f_rate - (I_lat - I_lat_bar)), 0 * Hz, rmax) : Hz
 dv/dt = (J - v) / tau_lif : 1 (unless refractory)
 J = 1 / (1 - exp(-(1 / clip(rate, rmin, rmax) - t_ref) / tau_lif)) : 1
 """
 
+PREDICTION = "da/dt = (-a + I_ff - I_bal) / tau_u : 1\n"
+"""Forward prediction ``a`` of the prediction formulation: the low-pass filtered feedforward synaptic
+drive only (no top-down current); ``u - a`` is the top-down perturbation filtered by ``tau_u``."""
 
-def two_compartment_lif(f: str, fprime: str, delta: str) -> tuple[str, dict]:
+
+def two_compartment_lif(f: str, fprime: str, delta: str, prediction: bool = False) -> tuple[str, dict]:
     """Equations and threshold/reset arguments of a hidden or output neuron of a spike-driven chain.
 
-    Two compartments: the somatic potential ``u`` (dimensionless, not reset
-    by spikes: the learning signal) integrates the forward synaptic current
-    ``I_ff`` minus its balancing mean ``I_bal`` (summed by the forward
-    synapses, :func:`copi_bio.spiking.synapses.balance_current`) and the
-    top-down current ``delta``; the
-    spike-initiation zone ``v`` is a leaky integrate-and-fire membrane
-    (threshold 1, reset 0, refractory ``t_ref``) driven by the current
-    ``J`` at which a noise-free LIF fires at ``rate = rate_offset +
-    rate_scale * (f(u) - I_lat)`` (``I_lat``: perisomatic lateral
-    inhibition around its slow mean). Membrane noise is added by the builder.
+    The somatic potential ``u`` (dimensionless, not reset by spikes: the
+    learning signal) integrates the forward synaptic current ``I_ff`` minus
+    its balancing mean ``I_bal`` (summed by the forward synapses,
+    :func:`copi_bio.spiking.synapses.balance_current`) and the top-down
+    current ``delta``. The spike-initiation zone ``v`` is a leaky
+    integrate-and-fire membrane (threshold 1, reset 0, refractory
+    ``t_ref``) driven by the current ``J`` at which a noise-free LIF fires
+    at ``rate = rate_offset + rate_scale * (f(.) - I_lat)`` (``I_lat``:
+    perisomatic lateral inhibition around its slow mean). Membrane noise is
+    added by the builder.
+
+    With self-consistent nudging (``prediction = False``) the rate follows
+    the soma, ``f(u)``. With ``prediction`` a third compartment, the forward
+    prediction ``a`` (:data:`PREDICTION`, the feedforward drive alone),
+    sets the rate, ``f(a)``; the perturbation moves only the soma.
 
     Parameters
     ----------
     f, fprime : str
-        Transfer function of ``u`` and its derivative (expressions in ``u``).
+        Transfer function and its derivative, as expressions of the
+        compartment that sets the rate (``u``, or ``a`` with ``prediction``).
     delta : str
         Equation lines defining the top-down current ``delta``.
+    prediction : bool
+        Whether the forward prediction ``a`` sets the rate (``feedback.perturbation = "prediction"``).
     """
-    eqs = _LIF_SOMA.format(f=f, fprime=fprime) + delta + "\n" + synaptic_current("I_ff") + LATERAL_CURRENT \
-        + SPIKE_TRACE + INTENSITY
+    eqs = _LIF_SOMA.format(f=f, fprime=fprime) + (PREDICTION if prediction else "") + delta + "\n" \
+        + synaptic_current("I_ff") + LATERAL_CURRENT + SPIKE_TRACE + INTENSITY
     spiking = dict(threshold="v > 1", reset="v = 0\n" + TRACE_RESET, refractory="t_ref")
     return eqs, spiking
 
 
-__all__ = ["INTENSITY", "LATERAL_CURRENT", "LIF_CONDUCTANCE", "POISSON_INPUT", "SPIKE_TRACE", "TRACE_RESET",
+__all__ = ["INTENSITY", "LATERAL_CURRENT", "LIF_CONDUCTANCE", "POISSON_INPUT", "PREDICTION", "SPIKE_TRACE", "TRACE_RESET",
            "conductance_lif", "slow_mean", "slow_rate", "slow_rate_reset", "synaptic_current", "two_compartment_lif"]

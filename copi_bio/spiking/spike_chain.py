@@ -16,7 +16,11 @@ formulation's :mod:`copi_bio.spiking.builder`:
   spike-triggered covariance rule (:mod:`copi_bio.spiking.plasticity`);
 * top-down feedback is a current into the somata: ``delta = gamma (target -
   f(u)) f'(u)`` at the output, ``delta = f'(u) sum_k B_ki delta_k`` in hidden
-  populations (``bp``: ``B = W`` of the next layer, passed back through the
+  populations (self-consistent nudging; with ``feedback.perturbation =
+  "prediction"`` a forward-prediction compartment ``a``, driven by the
+  feedforward synaptic current only, sets the rate and replaces ``u`` in
+  ``f`` and ``f'``: the output perturbation is ``gamma`` times the error of
+  the prediction) (``bp``: ``B = W`` of the next layer, passed back through the
   adjoint of the population's own lateral stage as in the rate backend, the
   non-local weight-transport reference; ``fa``/``dfa``: fixed random, shared
   with the trace formulation's
@@ -69,13 +73,16 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
     """Hidden or output population ``index`` of two-compartment LIF neurons.
 
     ``target`` (``(presentations, n_out)``) is given for the output, whose
-    soma is nudged by ``delta = gamma (target - f(u)) f'(u)``.
+    soma receives ``delta = gamma (target - f(u)) f'(u)`` (nudging) or, with
+    ``feedback.perturbation = "prediction"``, ``gamma (target - f(a)) f'(a)``
+    from the forward prediction ``a`` that also sets the rate.
     """
     pop, proto = model.populations[index], model.protocol
     ns = _namespace(model, index)
-    f_expr, fp_expr = builder.transfer_expressions(pop)
+    prediction = model.feedback.perturbation == "prediction"
+    f_expr, fp_expr = builder.transfer_expressions(pop, "a" if prediction else "u")
     delta = builder.delta_equations(model, index, target, ns, adjoint=_adjoint(model, index))
-    eqs, spiking = neurons.two_compartment_lif(f_expr, fp_expr, delta)
+    eqs, spiking = neurons.two_compartment_lif(f_expr, fp_expr, delta, prediction=prediction)
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
     group = builder.neuron_group(pop, eqs, methods, dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}",
                                  **spiking)
