@@ -172,13 +172,13 @@ def test_bad_spike_driven_values_name_key_value_and_allowed(override, key, fragm
 
 
 @pytest.mark.slow
-def test_spike_driven_digits_with_hidden_layer_near_90_percent(tmp_path):
+def test_spike_driven_digits_with_hidden_layer_reaches_90_percent(tmp_path):
     """Issue target for the 64-100-10 network, spike-driven formulation with prediction-error
-    perturbations (600 s simulated, ~4 min). The issue asks for 90 %: reached by 13 of seeds 1-24,
-    0.894 +- 0.019 on average (range 0.850-0.919, docs/spiking.md). Seed 1 (the file's) measured
-    0.108 -> 0.894; the bound 0.88 leaves 0.014 for other compilers' floating-point differences
-    (the seed-to-seed spread is 0.019) and fails on a regression to the nudging file's 0.858."""
+    perturbations (600 s simulated, ~4 min). Seeds 1-12 end at 0.922 +- 0.005 (0.911-0.931,
+    docs/spiking.md); seed 1 (the file's) measured 0.108 -> 0.914, so the issue's bound of 90 % leaves
+    0.014, about three seed-to-seed standard deviations, for other compilers' floating-point
+    differences."""
     ds = simulate(load_model("spiking_lif_digits_prediction", [f"spiking.build_dir='{tmp_path}'"]))
     acc = ds["test_accuracy"].values
     print(f"spike-driven digits 64-100-10 accuracy {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f})")
-    assert acc[-1] >= 0.88
+    assert acc[-1] >= 0.9
