@@ -51,6 +51,13 @@ def small_table(**sections) -> dict:
     return copy.deepcopy(table)
 
 
+def override_error(model: str, overrides: list[str]) -> "copi_bio.ModelError":
+    """The :class:`~copi_bio.ModelError` that loading a shipped model with ``--set`` overrides raises."""
+    with pytest.raises(copi_bio.ModelError) as info:
+        copi_bio.load_model(model, overrides)
+    return info.value
+
+
 def small_model(**sections) -> "copi_bio.Model":
     return copi_bio.parse_model(small_table(**sections))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import copi_bio
-from conftest import MODELS, model_table
+from conftest import MODELS, model_table, override_error
 from copi_bio import ModelError
 from copi_bio.modelfile import dumps_model, parse_model
 
@@ -199,9 +199,7 @@ def test_objects_are_checked_where_they_are_used():
 
 # ------------------------------------------------------------------ replace
 def set_error(overrides: list[str]) -> ModelError:
-    with pytest.raises(ModelError) as info:
-        copi_bio.load_model("digits_bp", overrides)
-    return info.value
+    return override_error("digits_bp", overrides)
 
 
 def test_replace_returns_a_new_validated_model():

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import override_error
 from copi_bio import load_model, simulate
-from copi_bio.errors import ModelError
 from copi_bio.initial import effective_weights, seeded_generators
 from copi_bio.modelfile import parse_model, read_model_table
 from copi_bio.tasks import build_task
@@ -145,15 +145,13 @@ def test_prediction_perturbation_is_gamma_times_the_prediction_error():
 
 
 def test_prediction_formulation_is_refused_by_the_trace_formulation():
-    with pytest.raises(ModelError) as err:
-        load_model(MODEL, ["spiking.neuron=poisson_rate", "feedback.perturbation=prediction"])
-    assert err.value.key == "feedback.perturbation" and "lif_spike" in err.value.allowed
+    err = override_error(MODEL, ["spiking.neuron=poisson_rate", "feedback.perturbation=prediction"])
+    assert err.key == "feedback.perturbation" and "lif_spike" in err.allowed
 
 
 def test_prediction_formulation_needs_dt_within_the_somatic_time_constants():
-    with pytest.raises(ModelError) as err:
-        load_model(MODEL, ["feedback.perturbation=prediction", "populations.output.tau='0.05 ms'"])
-    assert err.value.key == "protocol.dt" and "populations[1].tau = 0.05 ms" in err.value.allowed
+    err = override_error(MODEL, ["feedback.perturbation=prediction", "populations.output.tau='0.05 ms'"])
+    assert err.key == "protocol.dt" and "populations[1].tau = 0.05 ms" in err.allowed
 
 
 @pytest.mark.parametrize("override, key, fragment", [
@@ -165,10 +163,9 @@ def test_prediction_formulation_needs_dt_within_the_somatic_time_constants():
     ("spiking.neuron=lif", "spiking.neuron", "'lif_spike'"),
 ])
 def test_bad_spike_driven_values_name_key_value_and_allowed(override, key, fragment):
-    with pytest.raises(ModelError) as err:
-        load_model(MODEL, [override])
-    assert err.value.key == key
-    assert fragment in err.value.allowed
+    err = override_error(MODEL, [override])
+    assert err.key == key
+    assert fragment in err.allowed
 
 
 @pytest.mark.slow
