@@ -30,6 +30,7 @@ from brian2 import Hz, second
 
 from ..spec import Model, Population
 from . import plasticity
+from .neurons import SPIKE_TRACE, TRACE_RESET
 
 _TRANSFER = {
     "linear": ("u", "1.0"),
@@ -39,12 +40,7 @@ _TRANSFER = {
     "sigmoid": ("1 / (1 + exp(-u))", "exp(-u) / (1 + exp(-u))**2"),
 }
 
-_TRACE = """
-dx/dt = -x / tau_trace : Hz
-dxbar/dt = (x - xbar) / tau_mean : Hz
-fluct = (x - xbar) / rs : 1
-I_lat : 1
-"""
+_TRACE = SPIKE_TRACE + "I_lat : 1\n"
 
 
 @dataclass
@@ -99,9 +95,9 @@ def _namespace(model: Model, index: int) -> dict:
 def _spiking_args(model: Model) -> dict:
     """Threshold/reset arguments of the chosen neuron model."""
     if model.spiking.neuron == "lif_rate":
-        return dict(threshold="v > 1", reset="v = 0\nx += 1 / tau_trace",
+        return dict(threshold="v > 1", reset="v = 0\n" + TRACE_RESET,
                     refractory=model.spiking.refractory * second)
-    return dict(threshold="rand() < rate * dt", reset="x += 1 / tau_trace")
+    return dict(threshold="rand() < rate * dt", reset=TRACE_RESET)
 
 
 _LIF = """
@@ -119,7 +115,7 @@ def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
     ns = _namespace(model, 0)
     ns["stim"] = b2.TimedArray(stim, dt=proto.t_present * second)
     eqs = "rate = clip(r0 + rs * (stim(t, i) - I_lat), 0 * Hz, rmax) : Hz" + _TRACE
-    group = b2.NeuronGroup(pop.size, eqs, threshold="rand() < rate * dt", reset="x += 1 / tau_trace",
+    group = b2.NeuronGroup(pop.size, eqs, threshold="rand() < rate * dt", reset=TRACE_RESET,
                            method="exact", dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}")
     group.x = ns["r0"]
     group.xbar = ns["r0"]

@@ -37,9 +37,10 @@ def isi_cv(times: np.ndarray, idx: np.ndarray, min_spikes: int = 5) -> float:
     """Mean coefficient of variation of inter-spike intervals over neurons with ``min_spikes`` or more."""
     order = np.lexsort((times, idx))
     times, idx = times[order], idx[order]
+    starts = np.flatnonzero(np.diff(idx)) + 1  # the spikes of one neuron are contiguous after the sort
     cvs = []
-    for n in np.unique(idx):
-        isi = np.diff(times[idx == n])
+    for train in np.split(times, starts) if times.size else []:
+        isi = np.diff(train)
         if len(isi) + 1 >= min_spikes and isi.mean() > 0:
             cvs.append(isi.std() / isi.mean())
     return float(np.mean(cvs)) if cvs else float("nan")

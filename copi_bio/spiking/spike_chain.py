@@ -54,7 +54,7 @@ def _namespace(model: Model, index: int) -> dict:
 
 def _adjoint(model: Model, index: int) -> bool:
     """Whether backprop-aligned feedback into population ``index`` passes the adjoint of its lateral stage."""
-    return model.feedback.mode == "bp" and model.lateral.rule != "none" and model.decorrelates(index)
+    return model.feedback.mode == "bp" and model.decorrelates(index)
 
 
 def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
