@@ -41,7 +41,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as err:
-        raise OutputError(f"cannot write {str(path)!r}: {os_error_text(err)}", err.errno) from err
+        raise _cannot_write(path, err) from err
     try:
         write(Path(tmp))
         umask = os.umask(0)  # mkstemp creates the file 0600
@@ -52,6 +52,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         with contextlib.suppress(OSError):
             Path(tmp).unlink(missing_ok=True)
         if isinstance(err, OSError) and not isinstance(err, OutputError):
-            raise OutputError(f"cannot write {str(path)!r}: {os_error_text(err)}", err.errno) from err
+            raise _cannot_write(path, err) from err
         raise
     return path
+
+
+def _cannot_write(path: Path, err: OSError) -> OutputError:
+    """The one-line error of an OS error while writing ``path``."""
+    return OutputError(f"cannot write {str(path)!r}: {os_error_text(err)}", err.errno)

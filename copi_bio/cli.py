@@ -38,9 +38,9 @@ def _checkpoint_to_use(ckpt: Path, model: Model, every: int | None, overwrite: b
                 raise CheckpointError(f"{err} (--overwrite discards it)") from None
             print(f"--overwrite: discarding {ckpt}", file=sys.stderr)
             remove_checkpoint(ckpt)
-            return ckpt if every is not None else None
-        print(f"resuming from checkpoint {ckpt}", file=sys.stderr)
-        return ckpt
+        else:
+            print(f"resuming from checkpoint {ckpt}", file=sys.stderr)
+            return ckpt
     return ckpt if every is not None else None
 
 

@@ -384,13 +384,9 @@ def check_spike_driven(model: Model) -> None:
         raise ModelError("spiking.forward_update", spk.forward_update,
                          "'spike' with spiking.neuron = 'lif_spike' (its forward rule is event-driven; "
                          "'clock' belongs to the trace formulation)")
-    for key in ("tau_syn", "tau_lif"):
-        value = getattr(spk, key)
-        if proto.dt > value / 5 * (1 + 1e-9):
-            raise ModelError("protocol.dt", f"{proto.dt * 1e3:g} ms",
-                             f"at most spiking.{key} / 5 = {value / 5 * 1e3:g} ms with "
-                             "spiking.neuron = 'lif_spike' (spike-driven currents and LIF membranes; "
-                             "the shipped files use 0.1 ms)")
+    _dt_at_most(proto.dt, [(f"spiking.{key} / 5", getattr(spk, key) / 5) for key in ("tau_syn", "tau_lif")],
+                "at most {key} = {tau:g} ms with spiking.neuron = 'lif_spike' (spike-driven currents and LIF "
+                "membranes; the shipped files use 0.1 ms)")
     if spk.max_rate * spk.refractory >= 1.0:
         raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
                          f"below 1 / spiking.refractory = {1.0 / spk.refractory:g} Hz "
@@ -462,4 +458,9 @@ def model_hash(model: Model) -> str:
     Stored in result files (``model_hash`` attribute) and checkpoints; two
     runs with the same hash give bit-identical results (rate backend).
     """
-    return hashlib.sha256(dumps_model(model).encode()).hexdigest()
+    return toml_hash(dumps_model(model))
+
+
+def toml_hash(text: str) -> str:
+    """SHA-256 (hex) of a resolved model file's text (:func:`dumps_model`), as :func:`model_hash`."""
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -27,7 +27,6 @@ All times are in seconds.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import platform
 import sys
 from importlib import metadata
@@ -39,7 +38,7 @@ import xarray as xr
 
 from .atomic import atomic_write
 from .errors import CopiBioError
-from .modelfile import dumps_model, model_hash
+from .modelfile import dumps_model, toml_hash
 from .outdir import OutputError, free_space_text
 from .record import RunRecord
 
@@ -106,12 +105,13 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
         if dim in ds.dims:
             ds = ds.assign_coords({dim: np.arange(ds.sizes[dim])})
     versions = package_versions()
+    toml = dumps_model(model)
     ds.attrs.update({
         "title": f"copi_bio run of model {model.name!r}",
         "model_name": model.name,
         "model_source": model.source,
-        "model_toml": dumps_model(model),
-        "model_hash": model_hash(model),
+        "model_toml": toml,
+        "model_hash": toml_hash(toml),
         "backend": model.backend,
         "seed": model.seed,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -163,7 +163,7 @@ def identity(attrs: dict) -> str | None:
     if attrs.get("sweep_hash"):
         return str(attrs["sweep_hash"])
     if attrs.get("model_toml"):
-        return hashlib.sha256(str(attrs["model_toml"]).encode()).hexdigest()
+        return toml_hash(str(attrs["model_toml"]))
     return None
 
 

@@ -88,6 +88,7 @@ def check_stability(model: Model) -> None:
     sizes = [p.size for p in model.populations]
     last = len(sizes) - 2
     learn_w = plast.rule != "none"
+    gain = effective_gain(model)
     for k in range(len(sizes) - 1):
         n = sizes[k]
         s = model.task.input_second_moment_bound() if k == 0 else HIDDEN_SECOND_MOMENT
@@ -96,15 +97,15 @@ def check_stability(model: Model) -> None:
             # forward learning from the first presentation meets the raw (not yet
             # decorrelated) curvature: half the step
             limit = 1.0 if proto.forward_onset > 0 else 0.5
-            step = proto.dt / plast.tau * effective_gain(model) * s
+            step = proto.dt / plast.tau * gain * s
             if step > limit * (1 + 1e-9):
-                least = proto.dt * effective_gain(model) * s / limit
+                least = proto.dt * gain * s / limit
                 onset = "" if limit == 1.0 else ", halved because protocol.forward_onset = 0"
                 raise ModelError(
                     "plasticity.tau", _ms(plast.tau),
                     f"at least {_ms(least)} (criterion S: the forward step "
                     f"(dt / plasticity.tau) * gamma_eff * s = {step:.3g} must be <= {limit:g}{onset}, with "
-                    f"protocol.dt = {_ms(proto.dt)}, gamma_eff = {effective_gain(model):g} from "
+                    f"protocol.dt = {_ms(proto.dt)}, gamma_eff = {gain:g} from "
                     f"feedback.gamma = {fb.gamma:g} ({fb.perturbation}), s = {s:g} bounding <x^2> of "
                     f"{model.populations[k].name!r}); or lower feedback.gamma or protocol.dt")
         if decorrelated and lat.rule == "foldiak":

@@ -204,12 +204,16 @@ class RateNetwork:
         """
         s.r[0] = z
         for k in range(self.n_layers):
-            drive = self._forward_drive(s, k)
-            post = k + 1
-            a, e = s.a[post], self.decay_a[post]
-            a *= e
-            a += (1.0 - e) * drive
-            self._rates(s, post, a, want_slope=False)
+            self._advance_prediction(s, k, want_slope=False)
+
+    def _advance_prediction(self, s: State, k: int, want_slope: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Relax the prediction ``a`` of population ``k + 1`` toward the drive of connection ``k`` by
+        one step and set its rates; returns the drive (scratch) and ``f'(a)`` (if ``want_slope``)."""
+        drive = self._forward_drive(s, k)
+        a, e = s.a[k + 1], self.decay_a[k + 1]
+        a *= e
+        a += (1.0 - e) * drive
+        return drive, self._rates(s, k + 1, a, want_slope=want_slope)
 
     def _forward_drive(self, s: State, k: int) -> np.ndarray:
         """Decorrelate the input of connection ``k`` and return its drive ``x W^T + b`` (scratch)."""
@@ -230,12 +234,7 @@ class RateNetwork:
         drives = [None] * (last + 1)
         slopes = [None] * (last + 1)
         for k in range(last):
-            post = k + 1
-            drives[post] = self._forward_drive(s, k)
-            a, e = s.a[post], self.decay_a[post]
-            a *= e
-            a += (1.0 - e) * drives[post]
-            slopes[post] = self._rates(s, post, a, want_slope=feedback)
+            drives[k + 1], slopes[k + 1] = self._advance_prediction(s, k, want_slope=feedback)
         if feedback:
             self._perturb_output(s, target, slopes[last])
             self._feedback(s, slopes)
