@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write
+from .bounded import InputTooLarge, read_npy_member
 from .errors import CopiBioError
 from .modelfile import model_hash
 from .spec import Model
@@ -359,7 +360,7 @@ def load_checkpoint(path: str | Path, model: Model) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as zf:
             tree = _read_json(zf, "tree.json", _MAX_JSON, path)
-            buffers = _read_buffers(zf, tree, path)
+            buffers = _read_buffers(zf, tree, path, model)
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); "
                               "delete it to start the run from the beginning") from None
@@ -375,19 +376,50 @@ def load_checkpoint(path: str | Path, model: Model) -> dict[str, Any]:
     return payload
 
 
-def _read_buffers(zf: zipfile.ZipFile, tree: Any, path: Path) -> list[np.ndarray]:
+def _state_bytes(model: Model) -> int:
+    """Generous upper bound on the bytes of a run state of ``model`` (weights, lateral matrices and
+    their optimiser and running statistics, per-trial activities), refusing absurd archives."""
+    sizes = [p.size for p in model.populations]
+    elements = (sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + sum(n * n for n in sizes)
+                + model.protocol.trials * sum(sizes))
+    return 64 * 8 * elements + 64 * 2 ** 20
+
+
+def _buffer_sizes(tree: Any, path: Path, model: Model) -> dict[str, int]:
+    """Elements each flat buffer must hold for the arrays tree.json lists, checked against the model."""
+    need: dict[str, int] = {}
+    total = 0
+    try:
+        for key, offset, shape, _ in tree["arrays"]:
+            size = int(np.prod([int(n) for n in shape], dtype=np.int64))
+            dtype = np.dtype(key)
+            need[key] = max(need.get(key, 0), int(offset) + size)
+            total += size * dtype.itemsize
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {path} is damaged (tree.json arrays: {err})") from None
+    limit = _state_bytes(model)
+    if total > limit:
+        raise CheckpointError(f"checkpoint {path}: tree.json declares {total} bytes of arrays, more than the "
+                              f"{limit} bytes a run of this model can hold; refused before decompressing")
+    return need
+
+
+def _read_buffers(zf: zipfile.ZipFile, tree: Any, path: Path, model: Model) -> list[np.ndarray]:
     if not isinstance(tree, dict) or not isinstance(tree.get("buffers"), list):
         raise CheckpointError(f"checkpoint {path} is damaged (tree.json has no buffer list)")
+    need = _buffer_sizes(tree, path, model)
     out = []
     for i, descr in enumerate(tree["buffers"]):
         name = f"b{i}.npy"
+        if not isinstance(descr, str) or descr not in need:
+            raise CheckpointError(f"checkpoint {path}: {name} is not a buffer that tree.json's arrays use")
         try:
-            with zf.open(name) as fh:
-                arr = np.lib.format.read_array(fh, allow_pickle=False)
+            arr = read_npy_member(zf, name, need[descr] * np.dtype(descr).itemsize, str(path))
+        except InputTooLarge as err:
+            raise CheckpointError(str(err)) from None
         except (KeyError, ValueError) as err:
             raise CheckpointError(f"checkpoint {path}: {name} is not a plain-data array ({err})") from None
-        if (not isinstance(descr, str) or arr.dtype.str != descr or arr.ndim != 1
-                or arr.dtype.kind not in _KINDS):
+        if arr.dtype.str != descr or arr.ndim != 1 or arr.dtype.kind not in _KINDS:
             raise CheckpointError(f"checkpoint {path}: {name} holds {arr.dtype}{list(arr.shape)}, "
                                   f"not the flat {descr!r} buffer tree.json names")
         out.append(arr)

@@ -47,6 +47,23 @@ def relative_error(estimate: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(estimate - reference) / ref) if ref > 0 else float("nan")
 
 
+def teacher_agreement(estimate: np.ndarray, teacher: np.ndarray) -> dict[str, float]:
+    """How well a learned map agrees with the teacher, element by element.
+
+    Returns ``teacher_r``, the Pearson correlation of the elements of
+    ``estimate`` and ``teacher``, and ``teacher_slope``, the least-squares
+    slope of ``estimate`` regressed on ``teacher`` (1 when the scale is
+    right; with a constant teacher both are NaN).
+    """
+    e, t = np.ravel(estimate).astype(float), np.ravel(teacher).astype(float)
+    tc, ec = t - t.mean(), e - e.mean()
+    var_t, var_e = float(tc @ tc), float(ec @ ec)
+    if var_t == 0.0:
+        return {"teacher_r": float("nan"), "teacher_slope": float("nan")}
+    r = float(tc @ ec / np.sqrt(var_t * var_e)) if var_e > 0 else 0.0
+    return {"teacher_r": r, "teacher_slope": float(tc @ ec / var_t)}
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine of the angle between two arrays seen as flat vectors."""
     na, nb = np.linalg.norm(a), np.linalg.norm(b)

@@ -354,9 +354,10 @@ def check_spiking(model: Model) -> None:
     if model.lateral.rule not in ("foldiak", "none"):
         raise ModelError("lateral.rule", model.lateral.rule,
                          "'foldiak' or 'none' with backend = 'spiking' (lateral synapses subtract M xi)")
-    if proto.trials != 1:
+    if proto.trials != 1 and spk.neuron != "lif_spike":
         raise ModelError("protocol.trials", proto.trials,
-                         "1 with backend = 'spiking' (one spiking network is simulated; run seeds for repeats)")
+                         f"1 with spiking.neuron = {spk.neuron!r} (one spiking network is simulated; run seeds "
+                         "for repeats; parallel copies that share weights need spiking.neuron = 'lif_spike')")
     for key in ("rate_offset", "input_rate_offset"):
         offset = getattr(spk, key)
         if offset is not None and spk.max_rate <= offset:
@@ -391,6 +392,19 @@ def check_spike_driven(model: Model) -> None:
         raise ModelError("spiking.max_rate", format_quantity(spk.max_rate, "rate"),
                          f"below 1 / spiking.refractory = {1.0 / spk.refractory:g} Hz "
                          "(an LIF neuron cannot fire faster)")
+    if spk.summation_dt is not None:
+        if spk.summation_dt < proto.dt * (1 - 1e-9):
+            raise ModelError("spiking.summation_dt", format_quantity(spk.summation_dt, "time"),
+                             f"at least protocol.dt = {proto.dt * 1e3:g} ms")
+        taus = [("tau_mean", spk.tau_mean)] + [(f"populations[{i}].tau", p.tau)
+                                               for i, p in enumerate(model.populations) if i > 0]
+        if model.lateral.tau_x is not None:
+            taus.append(("lateral.tau_x", model.lateral.tau_x))
+        key, tau = min(taus, key=lambda kv: kv[1])
+        if spk.summation_dt > tau / 10 * (1 + 1e-9):
+            raise ModelError("spiking.summation_dt", format_quantity(spk.summation_dt, "time"),
+                             f"at most {key} / 10 = {tau * 100:g} ms (the summed currents must follow the "
+                             "variables they sum)")
     if model.feedback.perturbation == "prediction":  # check_model leaves these to the rate backend's exact leak
         taus = [(f"populations[{i}].tau", p.tau) for i, p in enumerate(model.populations) if i > 0]
         if model.feedback.tau is not None:

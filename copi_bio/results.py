@@ -8,7 +8,7 @@ Layout (``pop`` is a population name, ``pre``/``post`` a connection):
   ``(t_weights, neuron_pop, neuron_pop_pre)``, ``b_pop`` — weight snapshots;
 * metrics along ``t_eval`` (with coordinate ``presentation``): ``test_loss``,
   ``test_accuracy``, ``train_loss``, ``mean_abs_corr_pop``,
-  ``decorrelation_index_pop``, ``inference_error_teacher``,
+  ``decorrelation_index_pop``, ``inference_error_teacher``, ``teacher_r``, ``teacher_slope``,
   ``inference_error_fixed_point_pre_post``, ``copi_bp_cosine_pre_post``;
 * ``teacher_weights`` when the task has a linear teacher;
 * spiking backend: ``spike_time_pop`` (s) and ``spike_index_pop`` along ``spike_pop``
@@ -51,6 +51,8 @@ _METRIC_DOCS = {
     "mean_abs_corr": "mean |Pearson r| over pairs of decorrelated inputs x",
     "decorrelation_index": "||offdiag(C)||_F / ||diag(C)||_F of the covariance of x",
     "inference_error_teacher": "||W_eff - W_teacher||_F / ||W_teacher||_F",
+    "teacher_r": "Pearson r between the elements of the learned effective map W_eff and the teacher's",
+    "teacher_slope": "least-squares slope of the elements of W_eff regressed on the teacher's (1: right scale)",
     "inference_error_fixed_point": "||W - <u x^T> diag(<x^2>)^-1||_F / ||fixed point||_F",
     "copi_bp_cosine": "cosine between the COPI update <u x^T> - W diag<x^2> and <delta x^T>",
 }

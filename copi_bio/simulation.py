@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import signal
+import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -22,8 +26,25 @@ def run_backend(model: Model, progress: bool = False, checkpoint: str | Path | N
     if checkpoint_every is not None:
         warnings.warn("the spiking backend does not write checkpoints: a killed spiking run restarts "
                       "from the beginning (same seed, same result; see docs/spiking.md)", stacklevel=3)
-    from .spiking import run_spiking  # imported lazily: Brian2 is slow to import
-    return run_spiking(model, progress=progress)
+    return _spiking_backend().run_spiking(model, progress=progress)
+
+
+def _spiking_backend():
+    """The spiking backend module, imported on first use (Brian2 is slow to import).
+
+    Importing Brian2 installs a Ctrl+C handler, which Python allows only in
+    the main thread. In any other thread (a dask worker's task thread, for
+    example) the module is imported without that handler: there is no
+    interactive interrupt to handle there.
+    """
+    if "brian2" not in sys.modules and threading.current_thread() is not threading.main_thread():
+        install = signal.signal
+        signal.signal = lambda signum, handler: signal.getsignal(signum)  # noqa: ARG005
+        try:
+            importlib.import_module("brian2")
+        finally:
+            signal.signal = install
+    return importlib.import_module("copi_bio.spiking")
 
 
 def simulate(model: Model, progress: bool = False, checkpoint: str | Path | None = None,

@@ -85,6 +85,9 @@ class SpikingParams(SpecBase):
                              doc="lif_rate, lif_spike: membrane noise (threshold units)")
     refractory: float = param("time", 2e-3, low=0, strict=False, doc="lif_rate, lif_spike: refractory period")
     tau_syn: float = param("time", 5e-3, low=0, doc="lif_spike: decay time of the synaptic currents")
+    summation_dt: float | None = param("time", None, low=0, optional=True,
+                                       doc="lif_spike: interval at which the slow summed currents (balance current, "
+                                           "bp top-down and adjoint currents) are recomputed (default: every dt)")
     count_window: float = param("time", 0.1, low=0, doc="counting window of spike-count correlations")
     rate_bin: float = param("time", 0.1, low=0, doc="bin width of stored rates rate_<pop>")
     record_spikes: bool = param("bool", True, doc="store spike times and indices in the results")

@@ -8,12 +8,13 @@ firing rates.
 
 from __future__ import annotations
 
-import gzip
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .bounded import InputTooLarge, read_gzip, read_npz
 from .errors import ModelError
 from .spec import DecorrelationTask, DigitsTask, MnistTask, Task, TeacherStudentTask
 
@@ -142,10 +143,20 @@ def digits(spec: DigitsTask) -> TaskData:
     return _classification(x_tr, y_tr, x_te, y_te, 10)
 
 
+MNIST_MAX_BYTES = 2 ** 28
+"""Largest MNIST array (bytes) read from a user's file (the training images are 47 MB)."""
+
+
 def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        if path.suffix == ".gz":
+            raw = read_gzip(path, MNIST_MAX_BYTES)
+        else:
+            if path.stat().st_size > MNIST_MAX_BYTES:
+                raise ModelError("task.path", str(path), f"an IDX file of at most {MNIST_MAX_BYTES} bytes")
+            raw = path.read_bytes()
+    except InputTooLarge as err:
+        raise ModelError("task.path", str(path), f"an MNIST file ({err})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ModelError("task.path", str(path), "an IDX file of unsigned bytes (MNIST format)")
     ndim = raw[3]
@@ -174,11 +185,15 @@ def load_mnist(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """
     path = Path(path).expanduser()
     if path.is_file() and path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f]
-            if missing:
-                raise ModelError("task.path", str(path), f"an .npz with arrays {missing}")
-            arrays = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+        keys = ["x_train", "y_train", "x_test", "y_test"]
+        try:
+            found = read_npz(path, keys, MNIST_MAX_BYTES)
+        except (InputTooLarge, ValueError, zipfile.BadZipFile) as err:
+            raise ModelError("task.path", str(path), f"an .npz of plain arrays ({err})") from None
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise ModelError("task.path", str(path), f"an .npz with arrays {missing}")
+        arrays = [found[k] for k in keys]
     elif path.is_dir():
         names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

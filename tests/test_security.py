@@ -403,3 +403,94 @@ def test_planted_link_out_of_the_folder_is_refused(tmp_path, small_file, capsys,
     assert cli.main(["run", str(small_file), "--out", str(out), "-q"]) == 2
     assert "outside the output folder" in _one_error_line(capsys.readouterr().err, out / "small_seed7.nc")
     assert not elsewhere.exists()
+
+
+# ---------------------------------------------------------------- inflating inputs
+
+GIB = 2 ** 30
+
+
+def _write_bomb(zf: zipfile.ZipFile, name: str, nbytes: int, header_shape: tuple[int, ...]) -> None:
+    """A deflated .npy member of ``nbytes`` zeros after a header declaring ``header_shape`` (float64)."""
+    import io
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False, "shape": header_shape})
+    chunk = bytes(2 ** 24)
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with zf.open(info, "w", force_zip64=True) as fh:
+        fh.write(head.getvalue())
+        for _ in range(nbytes // len(chunk)):
+            fh.write(chunk)
+
+
+def _with_bomb(src: Path, dst: Path, member: str, nbytes: int, header_shape: tuple[int, ...]) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename != member:
+                zout.writestr(info.filename, zin.read(info.filename))
+        _write_bomb(zout, member, nbytes, header_shape)
+
+
+@pytest.fixture(scope="module")
+def real_checkpoint(tmp_path_factory):
+    """A genuine checkpoint of a small rate model (written mid-run)."""
+    out = tmp_path_factory.mktemp("ckpt")
+    model = copi_bio.load_model("teacher_student", ["protocol.presentations=40", "protocol.trials=4"])
+    path = out / "run.ckpt"
+    from copi_bio.checkpoint import save_checkpoint
+    from copi_bio.checkpoint import array_state
+    from copi_bio.rate import network
+    net = network.RateNetwork(model, np.random.default_rng(1))
+    save_checkpoint(path, model, {"state": net.new_state(4), "network": array_state(net), "presentation": 1})
+    return model, path
+
+
+def test_checkpoint_member_that_inflates_past_1_gib_is_refused_in_one_line(real_checkpoint, tmp_path):
+    from copi_bio.checkpoint import load_checkpoint
+    model, path = real_checkpoint
+    bomb = tmp_path / "bomb.ckpt"
+    _with_bomb(path, bomb, "b0.npy", GIB + 2 ** 24, (GIB // 8 + 2 ** 21,))
+    assert bomb.stat().st_size < 8 * 2 ** 20  # a few MB on disk
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(bomb, model)
+    msg = str(info.value)
+    assert "\n" not in msg and "b0.npy" in msg and "refused before decompressing" in msg
+
+
+def test_checkpoint_tree_declaring_more_than_the_model_holds_is_refused(real_checkpoint, tmp_path):
+    from copi_bio.checkpoint import load_checkpoint
+    model, path = real_checkpoint
+    forged = tmp_path / "forged.ckpt"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(forged, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "tree.json":
+                tree = json.loads(data)
+                tree["arrays"][0][2] = [2 ** 31]  # a 16 GB float64 array
+                data = json.dumps(tree).encode()
+            zout.writestr(info.filename, data)
+    with pytest.raises(CheckpointError, match="more than the .* bytes a run of this model can hold"):
+        load_checkpoint(forged, model)
+
+
+def test_npz_recording_and_mnist_that_inflate_are_refused(tmp_path):
+    from copi_bio.analysis.recordings import load_spiketrains
+    from copi_bio.bounded import InputTooLarge
+    from copi_bio.tasks import load_mnist
+    rec = tmp_path / "rec.npz"
+    with zipfile.ZipFile(rec, "w", zipfile.ZIP_DEFLATED) as zf:
+        _write_bomb(zf, "times.npy", GIB, (GIB // 8,))
+        zf.writestr("indices.npy", b"")
+    with pytest.raises(InputTooLarge, match="times.npy"):
+        load_spiketrains(rec)
+    gz = tmp_path / "mnist"
+    gz.mkdir()
+    import gzip
+    with gzip.open(gz / "train-images-idx3-ubyte.gz", "wb") as fh:
+        fh.write(bytes([0, 0, 8, 3]) + (10 ** 6).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
+        chunk = bytes(2 ** 24)
+        for _ in range(2 ** 28 // len(chunk) + 1):
+            fh.write(chunk)
+    with pytest.raises(ModelError, match="refused before decompressing"):
+        load_mnist(gz)

@@ -222,3 +222,34 @@ def test_sweep_on_an_existing_scheduler(tmp_path, small_sweep):
     with pytest.raises(copi_bio.CopiBioError, match="cannot connect"):
         run_sweep("teacher_student", GRID, [1], tmp_path / "x", scheduler="tcp://127.0.0.1:1",
                   progress=False, overrides=SMALL)
+
+
+SPIKING_SWEEPS = {
+    # E/I network: 2 values x 2 seeds, as a user would sweep the plastic inhibition
+    "spiking_ei_small": ({"network.projections.I_E.plasticity.eta": [0.02, 0.05]},
+                         ["protocol.duration='2 s'", "protocol.eval_every='1 s'"]),
+    # spike-driven chain and trace chain: 2 seeds of a short run
+    "spiking_lif_teacher_student": ({"feedback.gamma": [1.0]},
+                                    ["protocol.presentations=20", "protocol.eval_every=10"]),
+    "spiking_teacher_student": ({"feedback.gamma": [1.0]},
+                                ["protocol.presentations=20", "protocol.eval_every=10",
+                                 "spiking.device='cpp_standalone'"]),
+}
+
+
+@pytest.mark.parametrize("name", list(SPIKING_SWEEPS))
+def test_spiking_sweeps_run_on_the_local_cluster_and_share_build_folders(name, tmp_path, monkeypatch):
+    """Brian2 is first imported in a dask worker's task thread (no Ctrl+C handler there); concurrent
+    cpp_standalone runs take separate locked build folders of the cache and reuse them."""
+    monkeypatch.setenv("COPI_BIO_CACHE", str(tmp_path / "cache"))
+    grid, overrides = SPIKING_SWEEPS[name]
+    ds = run_sweep(name, grid, [1, 2], tmp_path / "a", workers=2, progress=False, overrides=overrides)
+    assert (ds["status"].values == "complete").all() and ds["status"].size == 2 * len(next(iter(grid.values())))
+    assert not list((tmp_path / "a" / "runs").glob("*.error.json"))
+    folders = {xr.open_dataset(p).attrs.get("standalone_dir") for p in (tmp_path / "a" / "runs").glob("*.nc")}
+    slots = sorted((tmp_path / "cache" / "brian2_standalone").glob("*/*/"))
+    assert folders <= {str(p).rstrip("/") for p in slots} and 1 <= len(slots) <= 2  # one per worker at most
+    # a second sweep over other seeds reuses the folders: none is added
+    ds2 = run_sweep(name, grid, [3, 4], tmp_path / "b", workers=2, progress=False, overrides=overrides)
+    assert (ds2["status"].values == "complete").all()
+    assert sorted((tmp_path / "cache" / "brian2_standalone").glob("*/*/")) == slots

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -10,8 +11,13 @@ import numpy as np
 import quantities as pq
 import xarray as xr
 
+from ..bounded import read_npz
 from ..errors import CopiBioError
 from .correlations import DEFAULT_WINDOWS, rsc_by_window, spiketrains_from_arrays
+
+
+MAX_RECORDING_BYTES = 2 ** 29
+"""Largest array (bytes) read from a user's ``.npz`` recording (64 million spikes in float64)."""
 
 
 def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = False
@@ -41,13 +47,16 @@ def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = Fa
         raise CopiBioError(f"{str(path)!r} is a pickle, which can run code when read; convert it to "
                            ".npz, .nix or .nwb, or pass allow_pickle=True if you wrote it yourself")
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            if "times" not in f or "indices" not in f:
-                raise CopiBioError(f"{path}: an .npz recording needs arrays 'times' (s) and 'indices'")
-            times, idx = f["times"], f["indices"].astype(int)
-            t0 = float(f["t_start"]) if "t_start" in f else 0.0
-            t1 = float(f["t_stop"]) if "t_stop" in f else float(times.max()) + 1e-3
-            n = int(f["n_neurons"]) if "n_neurons" in f else int(idx.max()) + 1
+        try:
+            f = read_npz(path, ["times", "indices", "t_start", "t_stop", "n_neurons"], MAX_RECORDING_BYTES)
+        except (ValueError, zipfile.BadZipFile) as err:
+            raise CopiBioError(f"{path}: not an .npz of plain arrays ({err})") from None
+        if "times" not in f or "indices" not in f:
+            raise CopiBioError(f"{path}: an .npz recording needs arrays 'times' (s) and 'indices'")
+        times, idx = f["times"], f["indices"].astype(int)
+        t0 = float(f["t_start"]) if "t_start" in f else 0.0
+        t1 = float(f["t_stop"]) if "t_stop" in f else float(times.max()) + 1e-3
+        n = int(f["n_neurons"]) if "n_neurons" in f else int(idx.max()) + 1
         return spiketrains_from_arrays(times, idx, n, t0, t1)
     if path.suffix == ".nwb":
         return _load_nwb_units(path)

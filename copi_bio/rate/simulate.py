@@ -11,7 +11,7 @@ import numpy as np
 from ..checkpoint import array_state, load_checkpoint, restore_array_state, save_checkpoint
 from ..errors import RUNAWAY, ModelError, SimulationError
 from ..initial import seeded_generators
-from ..metrics import relative_error
+from ..metrics import relative_error, teacher_agreement
 from ..progress import ProgressBar
 from ..record import ConnectionStats, RunRecord
 from ..spec import Model
@@ -177,7 +177,9 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
                     row[f"{key}_{names[k]}_{names[k + 1]}"] = value
             st.reset()
         if task.teacher is not None and net.n_layers == 1:
-            row["inference_error_teacher"] = relative_error(net.effective_weights(0), task.teacher)
+            w_eff = net.effective_weights(0)
+            row["inference_error_teacher"] = relative_error(w_eff, task.teacher)
+            row.update(teacher_agreement(w_eff, task.teacher))
         record.add_metrics(t, p, row)
         bar.update_metrics(row)
 

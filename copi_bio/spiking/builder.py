@@ -52,15 +52,17 @@ class SpikingNetwork:
     net : brian2.Network
     groups : list of brian2.NeuronGroup
         One per population.
-    forward : list of brian2.Synapses
-        Forward connection ``k`` (population ``k`` to ``k + 1``).
-    lateral : list of brian2.Synapses or None
+    forward : list of brian2.Synapses or SharedTable
+        Forward connection ``k`` (population ``k`` to ``k + 1``): synapses
+        (trace formulation) or a shared weight table (spike-driven formulation).
+    lateral : list of brian2.Synapses, SharedTable or None
         Lateral inhibition inside population ``k``.
     spikes : list of brian2.SpikeMonitor
+        Spikes of each population (of the first copy).
     weight_monitors : dict
-        ``name -> (StateMonitor, variable, dims, shape)`` weight snapshots.
+        ``name -> (StateMonitor, source, variable, to_matrix)`` weight snapshots.
     state_monitors : dict
-        ``(variable, population) -> (StateMonitor, brian2 variable)``.
+        ``(variable, population) -> (StateMonitor, brian2 variable, population size)``.
     duration : float
         Simulated time (s).
     """
@@ -80,7 +82,7 @@ def structure_key(model: Model) -> str:
     pops = ",".join(f"{p.name}:{p.size}:{p.transfer}" for p in model.populations)
     fb, spk = model.feedback, model.spiking
     return (f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{fb.mode}|{fb.perturbation}|{spk.neuron}"
-            f"|{spk.dale}|{spk.forward_update}")
+            f"|{spk.dale}|{spk.forward_update}|{model.protocol.trials}")
 
 
 def _namespace(model: Model, index: int) -> dict:
@@ -164,12 +166,14 @@ def delta_equations(model: Model, index: int, target: np.ndarray | None, namespa
     return f"ddelta/dt = ({drive} - delta) / tau_fb : 1{extra}"
 
 
-def neuron_group(pop: Population, eqs: str, methods: tuple[str, ...], **kwargs) -> b2.NeuronGroup:
-    """A :class:`brian2.NeuronGroup` integrated by the first of ``methods`` that Brian2 accepts."""
+def neuron_group(pop: Population, eqs: str, methods: tuple[str, ...], copies: int = 1,
+                 **kwargs) -> b2.NeuronGroup:
+    """A :class:`brian2.NeuronGroup` of ``copies`` copies of ``pop``, integrated by the first of
+    ``methods`` that Brian2 accepts."""
     last_err = None
     for method in methods:
         try:
-            return b2.NeuronGroup(pop.size, eqs, method=method, **kwargs)
+            return b2.NeuronGroup(pop.size * copies, eqs, method=method, **kwargs)
         except Exception as err:  # noqa: BLE001 - brian2 raises several types for unsupported methods
             last_err = err
     raise last_err  # pragma: no cover

@@ -51,16 +51,18 @@ from brian2 import second, siemens
 
 from ..spec_spiking import CovarianceRule, PlasticityRule, VogelsSprekelerRule
 from .neurons import slow_rate, slow_rate_reset
-from .synapses import balance_current, current_on_pre
+from .synapses import current_on_pre
 
 COPI_FORWARD_ON_PRE = "w += eta_w * gate_w(t) / rs * ((u_post - ubar_post) - w * fluct_pre)"
 """Event-driven COPI forward rule (``fluct_pre`` is read before the spike's own trace jump:
 Brian2 runs ``on_pre`` before the presynaptic reset that adds it)."""
 
-COPI_FORWARD_SPIKE_DRIVEN = "w += eta_w * gate_w(t) / rs * ((u_post - ubar_post) - w * activity_pre)"
-"""Event-driven COPI forward rule of the spike-driven formulation: the decay reads the fluctuation
-``activity_pre`` of the presynaptic firing intensity filtered like a spike trace, which (unlike the
-trace itself) the regularity of LIF spike trains does not bias."""
+COPI_FORWARD_SPIKE_DRIVEN = ("w_post += eta_w * gate_w(t) / (rs * copies) * ((u_q - ubar_q) - w_post * activity_pre)")
+"""Event-driven COPI forward rule of the spike-driven formulation, applied by a learning synapse to the
+shared weight ``w_post`` (:mod:`copi_bio.spiking.shared_weights`) at a spike of its presynaptic cell;
+``u_q``, ``ubar_q`` are the somatic potential and its slow mean of the postsynaptic cell of the same
+copy. The decay reads the fluctuation ``activity_pre`` of the presynaptic firing intensity filtered like
+a spike trace, which (unlike the trace itself) the regularity of LIF spike trains does not bias."""
 
 COPI_FORWARD_CLOCK = "dw/dt = eta_w * gate_w(t) * ((u_post - ubar_post) * fluct_pre - w * fluct_pre**2) : 1 (clock-driven)\n"
 """Clock-driven COPI forward rule on spike traces."""
@@ -138,29 +140,53 @@ def spike_timing_rule(rule: PlasticityRule, name: str) -> SpikeTimingRule:
     raise TypeError(f"no spiking implementation of plasticity rule {rule.rule!r}")
 
 
-def copi_forward() -> SpikeTimingRule:
+@dataclass
+class TableRule:
+    """A plasticity rule of a spike-driven chain connection whose weights live in a shared table.
+
+    Attributes
+    ----------
+    var : str
+        The weight variable (``w`` forward, ``M`` lateral).
+    transmit : str
+        ``on_pre`` of the transmission synapses (a current jump scaled by the weight).
+    learn : str
+        ``on_pre`` of the learning synapses: the rule, applied to ``<var>_post``, the table element.
+    reads : dict
+        ``variable -> unit``: variables of the partner cell of the same copy that ``learn`` reads
+        (as ``<variable>_q``).
+    """
+
+    var: str
+    transmit: str
+    learn: str
+    reads: dict[str, str]
+
+
+def copi_forward() -> TableRule:
     """Forward synapse of a spike-driven chain: current jump and the COPI rule at presynaptic spikes.
 
     Namespace needed: ``eta_w`` (Hz), ``gate_w`` (a :class:`brian2.TimedArray`),
-    ``rs``, ``tau_syn``.
+    ``rs``, ``tau_syn``, ``copies``.
     """
-    return SpikeTimingRule(model="w : 1\n" + balance_current("w"),
-                           on_pre=current_on_pre("I_ff", "w") + "\n" + COPI_FORWARD_SPIKE_DRIVEN, on_post="",
-                           namespace={})
+    return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=COPI_FORWARD_SPIKE_DRIVEN,
+                     reads={"u": "1", "ubar": "1"})
 
 
-def lateral_covariance(dale: bool) -> SpikeTimingRule:
+def lateral_covariance(dale: bool) -> TableRule:
     """Lateral synapse of a spike-driven chain: inhibitory current and a symmetric covariance rule.
 
     Pre spike: ``M += eta_l / (2 rs) * fluct_post``; post spike:
     ``M += eta_l / (2 rs) * fluct_pre``; ``M >= 0`` when ``dale``. A spike is
     never paired with its own trace (pre and post are different cells), so
     the expected drift is ``eta_l`` times the covariance of the two cells'
-    normalised rate fluctuations (``docs/spiking.md``). Namespace needed:
-    ``eta_l`` (Hz), ``gate_l``, ``rs``, ``tau_syn``.
+    normalised rate fluctuations (``docs/spiking.md``). With a shared table,
+    a spike of a cell updates both elements it belongs to, ``M_ik`` (as pre)
+    and ``M_ki`` (as post), each with the partner's fluctuation
+    ``(x_q - xbar_q) / rs``. Namespace needed: ``eta_l`` (Hz), ``gate_l``,
+    ``rs``, ``tau_syn``, ``copies``.
     """
-    step = "M + eta_l * gate_l(t) / (2 * rs) * fluct_{other}"
-    update = ("M = clip(" + step + ", 0, inf)") if dale else ("M = " + step)
-    return SpikeTimingRule(model="M : 1\n",
-                           on_pre=current_on_pre("I_lat", "M") + "\n" + update.format(other="post"),
-                           on_post=update.format(other="pre"), namespace={})
+    step = "M_post + eta_l * gate_l(t) / (2 * rs * copies) * (x_q - xbar_q) / rs"
+    return TableRule(var="M", transmit=current_on_pre("I_lat", "M"),
+                     learn=f"M_post = clip({step}, 0, inf)" if dale else f"M_post = {step}",
+                     reads={"x": "Hz", "xbar": "Hz"})

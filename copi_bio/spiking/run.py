@@ -26,12 +26,12 @@ from brian2 import second
 
 from ..errors import RUNAWAY, SimulationError
 from ..initial import effective_weights, initial_weights, seeded_generators
-from ..metrics import relative_error
+from ..metrics import relative_error, teacher_agreement
 from ..record import RunRecord
 from ..spec import Model, NetworkModel
 from ..tasks import TaskData, build_task
 from ..transfer import transfer
-from . import builder, device, spike_chain
+from . import builder, device, shared_weights, spike_chain
 from .measures import count_correlation, spike_counts
 from .run_network import run_network
 
@@ -59,9 +59,22 @@ def _gates(model: Model) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-    """Input values and targets of every presentation (one trial)."""
-    z, t = task.batch(rng, model.protocol.presentations)
-    return np.asarray(z, dtype=float), (np.asarray(t, dtype=float) if task.n_out else None)
+    """Input values and targets of every presentation, ``(presentations, trials * n)``: each copy of the
+    network (``protocol.trials``) is shown its own stimuli, copy ``c`` in columns ``c * n ...``."""
+    proto = model.protocol
+    z, t = task.batch(rng, proto.presentations * proto.trials)
+    z = np.asarray(z, dtype=float).reshape(proto.presentations, -1)
+    return z, (np.asarray(t, dtype=float).reshape(proto.presentations, -1) if task.n_out else None)
+
+
+def _weight_source(obj, n_pre: int, n_post: int):
+    """The Brian2 object that holds a connection's weights, how many it holds, and the map from its
+    values to a dense ``(n_post, n_pre)`` matrix (shared table of the spike-driven chain, or the
+    all-to-all synapses of the trace formulation, lateral ones without self-connections)."""
+    if isinstance(obj, shared_weights.SharedTable):
+        return obj.table, len(obj.table), obj.matrix
+    count = n_pre * (n_post - 1) if obj.name.startswith("M_") else n_pre * n_post
+    return obj, count, lambda values: builder.matrix(obj, values, n_pre, n_post)
 
 
 def build(model: Model, task: TaskData, init_rng: np.random.Generator,
@@ -94,19 +107,19 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
             g = init_rng.standard_normal((n_src, pops[k].size)) * model.feedback.scale \
                 * np.sqrt(2.0 / (n_src + pops[k].size))
             extra.append(chain.build_random_feedback(model, k, groups[src], groups[k], g))
-    spikes = [b2.SpikeMonitor(g, name=f"spikes_{p.name}") for g, p in zip(groups, pops)]
+    # spikes of the first copy (all copies are statistically alike)
+    spikes = [b2.SpikeMonitor(g[:p.size], name=f"spikes_{p.name}") for g, p in zip(groups, pops)]
     snap_every = math.gcd(proto.eval_every, rec.weights_every or proto.eval_every)
     snap_dt = snap_every * proto.t_present * second
     weight_mons = {}
-    for k, syn in enumerate(forward):
-        weight_mons[f"W_{pops[k].name}_{pops[k + 1].name}"] = (
-            b2.StateMonitor(syn, "w", record=np.arange(pops[k].size * pops[k + 1].size), dt=snap_dt),
-            syn, "w", k)
-    for k, syn in enumerate(lateral):
-        if syn is not None:
-            n = pops[k].size
-            weight_mons[f"M_{pops[k].name}"] = (
-                b2.StateMonitor(syn, "M", record=np.arange(n * (n - 1)), dt=snap_dt), syn, "M", k)
+    named = [(f"W_{pops[k].name}_{pops[k + 1].name}", "w", obj, pops[k].size, pops[k + 1].size)
+             for k, obj in enumerate(forward)]
+    named += [(f"M_{pops[k].name}", "M", obj, pops[k].size, pops[k].size)
+              for k, obj in enumerate(lateral) if obj is not None]
+    for name, var, obj, n_pre, n_post in named:
+        source, count, to_matrix = _weight_source(obj, n_pre, n_post)
+        weight_mons[name] = (b2.StateMonitor(source, var, record=np.arange(count), dt=snap_dt),
+                             source, var, to_matrix)
     state_mons = {}
     if rec.trials and rec.variables:
         interval = (rec.interval or proto.t_present) * second
@@ -115,8 +128,11 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
                 name = {"r": "rate", "x": "fluct"}.get(var, var)
                 if i == 0 and var in ("u", "delta"):
                     continue
-                state_mons[(var, p.name)] = (b2.StateMonitor(g, name, record=True, dt=interval), name)
-    objs = groups + forward + [s for s in lateral if s is not None] + extra + spikes
+                state_mons[(var, p.name)] = (b2.StateMonitor(g, name, record=np.arange(rec.trials * p.size),
+                                                             dt=interval), name, p.size)
+    connections = [obj for obj in forward + lateral if obj is not None]
+    objs = groups + [o for c in connections for o in (c.objects if isinstance(c, shared_weights.SharedTable)
+                                                      else [c])] + extra + spikes
     objs += [m[0] for m in weight_mons.values()] + [m[0] for m in state_mons.values()]
     net = b2.Network(*objs)
     return builder.SpikingNetwork(net, groups, forward, lateral, spikes, weight_mons, state_mons,
@@ -125,19 +141,12 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
 
 def _snapshots(model: Model, snet: builder.SpikingNetwork) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
     """Weight matrices at every monitored time plus the end of the run."""
-    pops = model.populations
     times, mats = None, {}
-    for name, (mon, syn, var, k) in snet.weight_monitors.items():
+    for name, (mon, source, var, to_matrix) in snet.weight_monitors.items():
         values = np.asarray(getattr(mon, var))  # (synapses, samples)
-        final = np.asarray(getattr(syn, var)[:])
+        final = np.asarray(getattr(source, var)[:])
         t = np.append(np.asarray(mon.t / second), snet.duration)
-        if name.startswith("W_"):
-            n_pre, n_post = pops[k].size, pops[k + 1].size
-        else:
-            n_pre = n_post = pops[k].size
-        seq = [builder.matrix(syn, values[:, s], n_pre, n_post) for s in range(values.shape[1])]
-        seq.append(builder.matrix(syn, final, n_pre, n_post))
-        mats[name] = seq
+        mats[name] = [to_matrix(values[:, s]) for s in range(values.shape[1])] + [to_matrix(final)]
         times = t
     if times is None:
         n = int(round(snet.duration / (model.protocol.eval_every * model.protocol.t_present)))
@@ -202,8 +211,9 @@ def _collect(model: Model, task: TaskData, snet: builder.SpikingNetwork, record:
             continue
         row = _readout(model, task, ws, ms)
         if task.teacher is not None and n_layers == 1:
-            row["inference_error_teacher"] = relative_error(effective_weights(ws[0], ms[0], foldiak=True),
-                                                            task.teacher)
+            w_eff = effective_weights(ws[0], ms[0], foldiak=True)
+            row["inference_error_teacher"] = relative_error(w_eff, task.teacher)
+            row.update(teacher_agreement(w_eff, task.teacher))
         if t > prev:
             for k, pop in enumerate(pops):
                 st, si = spikes[pop.name]
@@ -216,9 +226,9 @@ def _collect(model: Model, task: TaskData, snet: builder.SpikingNetwork, record:
                     row[f"mean_spike_count_corr_{pop.name}"] = signed
         record.add_metrics(float(t), p, row)
         prev = float(t)
-    for (var, pop), (mon, name) in snet.state_monitors.items():
-        values = np.asarray(getattr(mon, name))  # (neurons, samples)
-        record.states[(var, pop)] = [values[:, s][None, :] for s in range(values.shape[1])]
+    for (var, pop), (mon, name, size) in snet.state_monitors.items():
+        values = np.asarray(getattr(mon, name))  # (trials * neurons, samples)
+        record.states[(var, pop)] = [values[:, s].reshape(-1, size) for s in range(values.shape[1])]
         if not record.time:
             record.time = list(np.asarray(mon.t / second))
 
@@ -250,7 +260,8 @@ def run_spiking(model: Model | NetworkModel, progress: bool = False) -> RunRecor
         Validated model with ``backend = "spiking"`` (an E/I network model goes
         to :func:`~copi_bio.spiking.run_network.run_network`); its ``spiking`` table
         selects neuron model, traces, rate mapping and Brian2 device. One
-        network is simulated (``protocol.trials`` is not used).
+        network is simulated; in the spike-driven formulation, ``protocol.trials``
+        copies of it share the weights (:mod:`~copi_bio.spiking.shared_weights`).
     progress : bool
         Report Brian2's progress on stderr.
 

@@ -34,7 +34,7 @@ import numpy as np
 from brian2 import Hz, second
 
 from ..spec import Model
-from . import builder, neurons, plasticity
+from . import builder, neurons, plasticity, shared_weights, synapses
 
 build_random_feedback = builder.build_random_feedback
 
@@ -52,17 +52,24 @@ def _namespace(model: Model, index: int) -> dict:
             "lif_noise": spk.lif_noise}
 
 
+def _summation_dt(model: Model) -> float:
+    """Interval (s) of the summed currents: ``spiking.summation_dt``, or every step."""
+    spk = model.spiking
+    return spk.summation_dt if spk.summation_dt is not None else model.protocol.dt
+
+
 def _adjoint(model: Model, index: int) -> bool:
     """Whether backprop-aligned feedback into population ``index`` passes the adjoint of its lateral stage."""
     return model.feedback.mode == "bp" and model.decorrelates(index)
 
 
 def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
-    """Poisson input population; ``stim`` holds the task's input values, shape ``(presentations, n_in)``."""
+    """Poisson input population of every copy; ``stim`` holds the task's input values, shape
+    ``(presentations, trials * n_in)`` (copy ``c`` in columns ``c * n_in ...``)."""
     pop, proto = model.populations[0], model.protocol
     ns = _namespace(model, 0)
     ns["stim"] = b2.TimedArray(stim, dt=proto.t_present * second)
-    group = builder.neuron_group(pop, neurons.POISSON_INPUT, ("exponential_euler", "euler"),
+    group = builder.neuron_group(pop, neurons.POISSON_INPUT, ("exponential_euler", "euler"), copies=proto.trials,
                                  threshold="rand() < rate * dt", reset=neurons.TRACE_RESET, dt=proto.dt * second,
                                  namespace=ns, name=f"pop_{pop.name}")
     group.x = group.xbar = group.rate_f = group.rate_bar = ns["r0"]
@@ -70,9 +77,9 @@ def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
 
 
 def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.NeuronGroup:
-    """Hidden or output population ``index`` of two-compartment LIF neurons.
+    """Hidden or output population ``index`` of two-compartment LIF neurons (every copy).
 
-    ``target`` (``(presentations, n_out)``) is given for the output, whose
+    ``target`` (``(presentations, trials * n_out)``) is given for the output, whose
     soma receives ``delta = gamma (target - f(u)) f'(u)`` (nudging) or, with
     ``feedback.perturbation = "prediction"``, ``gamma (target - f(a)) f'(a)``
     from the forward prediction ``a`` that also sets the rate.
@@ -84,8 +91,8 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
     delta = builder.delta_equations(model, index, target, ns, adjoint=_adjoint(model, index))
     eqs, spiking = neurons.two_compartment_lif(f_expr, fp_expr, delta, prediction=prediction)
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
-    group = builder.neuron_group(pop, eqs, methods, dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}",
-                                 **spiking)
+    group = builder.neuron_group(pop, eqs, methods, copies=proto.trials, dt=proto.dt * second, namespace=ns,
+                                 name=f"pop_{pop.name}", **spiking)
     if "nudge" in eqs:
         group.nudge = 1.0
     group.x = group.xbar = group.rate_f = group.rate_bar = ns["r0"]
@@ -96,33 +103,53 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
 
 
 def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w0: np.ndarray,
-                  gate: b2.TimedArray, eta: float) -> b2.Synapses:
-    """All-to-all plastic forward synapses ``W_k``: current jumps and the COPI rule at presynaptic spikes.
+                  gate: b2.TimedArray, eta: float) -> shared_weights.SharedTable:
+    """All-to-all plastic forward weights ``W_k``, shared by every copy: current jumps and the COPI rule
+    at presynaptic spikes.
 
     The postsynaptic current starts at its mean for presynaptic neurons
     firing at ``rate_offset``.
     """
     rule = plasticity.copi_forward()
-    eqs = rule.model
+    copies, dt = model.protocol.trials, model.protocol.dt
+    n_pre, n_post = w0.shape[1], w0.shape[0]
+    ns = {**builder.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate, "copies": copies}
+    table = shared_weights.table_group(f"W_{k}", "w", w0.T.ravel(), dt)
+    pairs = shared_weights.copy_pairs(copies, n_pre, n_post)
+    summed = synapses.balance_current("w")
     if model.feedback.mode == "bp" and k >= 1:
-        eqs += "I_fb_pre = w * delta_post : 1 (summed)\n"
-    syn = b2.Synapses(pre, post, eqs, on_pre=rule.on_pre, dt=model.protocol.dt * second,
-                      namespace={**builder.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate},
-                      name=f"W_{k}")
-    syn.connect()
-    syn.w = w0.T.ravel()  # all-to-all connect() orders synapses pre-major
+        summed += "I_fb_pre = w * delta_post : 1 (summed)\n"
+    transmit = shared_weights.transmission(pre, post, table, "w", rule.transmit, pairs, ns, dt,
+                                           f"W_{k}_transmission")
+    sums = shared_weights.summation(pre, post, table, "w", summed, pairs, ns, _summation_dt(model),
+                                    f"W_{k}_summation")
+    learn = shared_weights.learning(pre, table, {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}, pairs[0], pairs[2],
+                                    pairs[1], rule.learn, ns, dt, f"W_{k}_learning")
     r0, rs = model.spiking.rates(k)
-    post.I_ff = w0.sum(axis=1) * r0 / rs  # = I_bal at t = 0
-    return syn
+    post.I_ff = np.tile(w0.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
+    return shared_weights.SharedTable(table, "w", n_pre, n_post, [table, transmit, sums, learn])
 
 
-def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArray, eta: float) -> b2.Synapses:
-    """Plastic lateral inhibition ``M`` inside population ``k``: spike-driven currents, covariance rule."""
+def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArray,
+                  eta: float) -> shared_weights.SharedTable:
+    """Plastic lateral inhibition ``M`` inside population ``k``, shared by every copy: spike-driven
+    currents, covariance rule."""
     rule = plasticity.lateral_covariance(dale=model.spiking.dale == "inhibitory")
-    eqs = rule.model + ("I_adj_pre = M * y_post : 1 (summed)\n" if k > 0 and _adjoint(model, k) else "")
-    syn = b2.Synapses(group, group, eqs, on_pre=rule.on_pre, on_post=rule.on_post,
-                      dt=model.protocol.dt * second,
-                      namespace={**builder.shared_namespace(group, group), "eta_l": eta * Hz, "gate_l": gate},
-                      name=f"M_{k}")
-    syn.connect(condition="i != j")
-    return syn
+    copies, dt = model.protocol.trials, model.protocol.dt
+    n = model.populations[k].size
+    ns = {**builder.shared_namespace(group, group), "eta_l": eta * Hz, "gate_l": gate, "copies": copies}
+    table = shared_weights.table_group(f"M_{k}", "M", np.zeros(n * n), dt)
+    pre, post, element = shared_weights.copy_pairs(copies, n, n, exclude_self=True)
+    summed = "I_adj_pre = M * y_post : 1 (summed)\n" if k > 0 and _adjoint(model, k) else ""
+    transmit = shared_weights.transmission(group, group, table, "M", rule.transmit, (pre, post, element),
+                                           ns, dt, f"M_{k}_transmission")
+    objects = [table, transmit]
+    if summed:
+        objects.append(shared_weights.summation(group, group, table, "M", summed, (pre, post, element), ns,
+                                                _summation_dt(model), f"M_{k}_summation"))
+    # a spike of cell a updates M[a -> i] (a presynaptic) and M[i -> a] (a postsynaptic), reading cell i
+    mirrored = (element % n) * n + element // n
+    learn = shared_weights.learning(group, table, {f"{v}_q": (group, v, unit) for v, unit in rule.reads.items()},
+                                    np.concatenate([pre, pre]), np.concatenate([element, mirrored]),
+                                    np.concatenate([post, post]), rule.learn, ns, dt, f"M_{k}_learning")
+    return shared_weights.SharedTable(table, "M", n, n, objects + [learn])
