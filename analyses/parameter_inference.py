@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = [{"time_s": float(t), "mean_abs_corr": float(c), "cosine": float(k)}
             for t, c, k in zip(align["t_eval"].values, corr, cos) if np.isfinite(c)]
     write_table(rows, args.out / "alignment.csv")
-    print(f"final inference error {float(learn['inference_error_teacher'][-1]):.2e}; "
+    print(f"final inference error {float(learn['inference_error_teacher'][-1]):.2e}, "
+          f"r with the teacher {float(learn['teacher_r'][-1]):.4f}, slope {float(learn['teacher_slope'][-1]):.4f}; "
           f"cosine {rows[0]['cosine']:.3f} -> {rows[-1]['cosine']:.3f}")
 
 

@@ -92,3 +92,12 @@ def test_learning_speed_script_on_a_local_mnist_file(tmp_path):
     rows = _table(tmp_path / "out" / "learning_speed.csv")
     assert len(rows) == 6
     assert all(float(r["final_accuracy_mean"]) > 0.5 for r in rows)
+
+
+def test_spiking_vs_rate_script(tmp_path):
+    _run("spiking_vs_rate", tmp_path, "--seeds", "1")
+    _figures(tmp_path, "spiking_vs_rate")
+    rows = _table(tmp_path / "spiking_vs_rate.csv")
+    assert len(rows) == 3 and all(0.0 <= float(r["final_accuracy"]) <= 1.0 for r in rows)
+    spiking = next(r for r in rows if r["run"].startswith("spiking"))
+    assert int(spiking["samples"]) == 120  # 60 presentations x 2 copies

@@ -42,6 +42,10 @@ def test_spike_driven_copi_recovers_the_teacher_and_matches_the_rate_backend(tea
     slope = np.polyfit(teacher.ravel(), w_spk.ravel(), 1)[0]
     r_rate = np.corrcoef(w_spk.ravel(), w_rate.ravel())[0, 1]
     print(f"spike-driven: r(teacher) = {r_teacher:.3f}, slope {slope:.3f}, r(rate backend) = {r_rate:.3f}")
+    # the Dataset's metrics at the last evaluation are the same numbers, computed from the final weights
+    assert float(spk["teacher_r"][-1]) == pytest.approx(r_teacher, rel=1e-9)
+    assert float(spk["teacher_slope"][-1]) == pytest.approx(slope, rel=1e-9)
+    assert float(rate["teacher_r"][-1]) == pytest.approx(np.corrcoef(w_rate.ravel(), teacher.ravel())[0, 1], rel=1e-9)
     # issue targets; measured r = 0.954, slope 0.935, r(rate backend) = 0.952
     assert r_teacher >= 0.9 and r_rate >= 0.9
     assert abs(slope - 1.0) <= 0.2
@@ -179,3 +183,34 @@ def test_spike_driven_digits_with_hidden_layer_reaches_90_percent(tmp_path):
     acc = ds["test_accuracy"].values
     print(f"spike-driven digits 64-100-10 accuracy {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f})")
     assert acc[-1] >= 0.9
+
+
+COPIES = "spiking_lif_digits_copies"
+
+
+def test_spiking_digits_with_parallel_copies_learns_in_a_short_run(tmp_path):
+    """The 16-copy digits model, reduced to 4 copies and 20 s (80 copy-seconds of samples)."""
+    ds = simulate(load_model(COPIES, ["protocol.trials=4", "protocol.presentations=200", "protocol.eval_every=100",
+                                      "protocol.anneal=100", f"spiking.build_dir='{tmp_path}'"]))
+    acc = ds["test_accuracy"].values
+    print(f"4 copies, 20 s: accuracy {np.round(acc, 3)}")
+    assert ds.attrs["trials"] == 4 and ds["W_input_hidden"].shape[1:] == (100, 64)
+    # measured 0.108 -> 0.856 (10 s) -> 0.883 (20 s); chance is 0.1, one network has 0.82 after 50 s
+    assert acc[-1] > 0.75
+
+
+@pytest.mark.slow
+def test_spiking_digits_with_parallel_copies_reaches_the_single_network(tmp_path):
+    """The shipped 16-copy model (200 s simulated, ~7 min): seeds 1-5 in docs/spiking.md."""
+    ds = simulate(load_model(COPIES, [f"spiking.build_dir='{tmp_path}'"]))
+    acc = ds["test_accuracy"].values
+    print(f"16 copies: accuracy {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f})")
+    assert acc[-1] >= 0.90
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue target not reached: spiking digits end near 0.92-0.93 "
+                                       "(docs/spiking.md, 'What limited spiking digits to 0.92')")
+def test_spiking_digits_reach_97_percent(tmp_path):
+    ds = simulate(load_model(COPIES, [f"spiking.build_dir='{tmp_path}'"]))
+    assert ds["test_accuracy"].values[-1] >= 0.97

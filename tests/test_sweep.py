@@ -249,6 +249,8 @@ def test_spiking_sweeps_run_on_the_local_cluster_and_share_build_folders(name, t
     folders = {xr.open_dataset(p).attrs.get("standalone_dir") for p in (tmp_path / "a" / "runs").glob("*.nc")}
     slots = sorted((tmp_path / "cache" / "brian2_standalone").glob("*/*/"))
     assert folders <= {str(p).rstrip("/") for p in slots} and 1 <= len(slots) <= 2  # one per worker at most
+    if name != "spiking_ei_small":
+        return
     # a second sweep over other seeds reuses the folders: none is added
     ds2 = run_sweep(name, grid, [3, 4], tmp_path / "b", workers=2, progress=False, overrides=overrides)
     assert (ds2["status"].values == "complete").all()

@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from ..atomic import atomic_write  # noqa: E402
+from ..initial import effective_weights  # noqa: E402
 from ..outdir import output_path  # noqa: E402
 from .correlations import rate_correlations  # noqa: E402
 
@@ -66,18 +67,21 @@ def plot_teacher_scatter(ds: xr.Dataset, out_dir: Path) -> list[Path]:
         return []
     w = ds[w_names[0]].isel(t_weights=-1).values
     pre = w_names[0].split("_")[1]
-    for key in (f"R_{pre}",):
-        if key in ds:
-            w = w @ ds[key].isel(t_weights=-1).values
+    if f"R_{pre}" in ds:
+        w = effective_weights(w, ds[f"R_{pre}"].isel(t_weights=-1).values, foldiak=False)
+    elif f"M_{pre}" in ds:
+        w = effective_weights(w, ds[f"M_{pre}"].isel(t_weights=-1).values, foldiak=True)
     teacher = ds["teacher_weights"].values
     fig, ax = plt.subplots(figsize=(3.6, 3.6))
     ax.scatter(teacher.ravel(), w.ravel(), s=8)
     lim = np.abs(np.concatenate([teacher.ravel(), w.ravel()])).max() * 1.05
     ax.plot([-lim, lim], [-lim, lim], "k--", lw=0.8)
     ax.set_xlabel("teacher weight")
-    ax.set_ylabel("learned effective weight (W R)")
-    r = np.corrcoef(teacher.ravel(), w.ravel())[0, 1]
-    ax.set_title(f"r = {r:.4f}", fontsize=9)
+    ax.set_ylabel("learned effective weight (W R or W (I + M)^-1)")
+    if "teacher_r" in ds:  # the run's own metrics, at its last evaluation (the final weights)
+        ax.set_title(f"r = {float(ds.teacher_r[-1]):.4f}, slope = {float(ds.teacher_slope[-1]):.3f}", fontsize=9)
+    else:  # results of earlier versions
+        ax.set_title(f"r = {np.corrcoef(teacher.ravel(), w.ravel())[0, 1]:.4f}", fontsize=9)
     return save_figure(fig, out_dir, "teacher_scatter")
 
 

@@ -74,9 +74,16 @@ def time_to_level(curve: np.ndarray, x: np.ndarray, level: float) -> float:
 def training_seconds(ds: xr.Dataset) -> np.ndarray:
     """Wall time (s) spent training up to each ``t_eval``, test evaluations excluded.
 
-    A run's training time (``wall_time_s - eval_time_s``) spread evenly over
-    its presentations: every presentation of a rate run costs the same.
+    A rate run's training time (``wall_time_s - eval_time_s``) spread evenly
+    over its presentations: every presentation costs the same. A
+    ``cpp_standalone`` spiking run's set-up (code generation, compilation,
+    reading the results: ``wall_time_s - standalone_binary_time_s``) counts
+    before the first presentation, its simulation time spread evenly.
     """
     pres = ds["presentation"].values.astype(float)
-    train = float(ds.attrs["wall_time_s"]) - float(ds.attrs.get("eval_time_s", 0.0))
+    wall = float(ds.attrs["wall_time_s"])
+    if "standalone_binary_time_s" in ds.attrs:
+        binary = float(ds.attrs["standalone_binary_time_s"])
+        return (wall - binary) + pres * binary / max(pres[-1], 1.0)
+    train = wall - float(ds.attrs.get("eval_time_s", 0.0))
     return pres * train / max(pres[-1], 1.0)

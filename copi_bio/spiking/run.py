@@ -277,6 +277,9 @@ def run_spiking(model: Model | NetworkModel, progress: bool = False) -> RunRecor
     task = build_task(model.task, pops[0].size, pops[-1].size, task_rng)
     record = RunRecord(model=model, teacher=task.teacher)
     record.attrs["n_test"] = len(task.test_inputs)
+    record.attrs["trials"] = model.protocol.trials
+    if task.n_train:
+        record.attrs["n_train"] = task.n_train
     spk = model.spiking
     wall = _time.perf_counter()
     directory = device.activate(spk, builder.structure_key(model))

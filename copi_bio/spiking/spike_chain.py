@@ -123,8 +123,9 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
                                            f"W_{k}_transmission")
     sums = shared_weights.summation(pre, post, table, "w", summed, pairs, ns, _summation_dt(model),
                                     f"W_{k}_summation")
-    learn = shared_weights.learning(pre, table, {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}, pairs[0], pairs[2],
-                                    pairs[1], rule.learn, ns, dt, f"W_{k}_learning")
+    reads = {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}
+    learn = shared_weights.learning(pre, table, reads, pairs[0], pairs[2], pairs[1], rule.learn, ns, dt,
+                                    f"W_{k}_learning")
     r0, rs = model.spiking.rates(k)
     post.I_ff = np.tile(w0.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
     return shared_weights.SharedTable(table, "w", n_pre, n_post, [table, transmit, sums, learn])
@@ -149,7 +150,7 @@ def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArr
                                                 _summation_dt(model), f"M_{k}_summation"))
     # a spike of cell a updates M[a -> i] (a presynaptic) and M[i -> a] (a postsynaptic), reading cell i
     mirrored = (element % n) * n + element // n
-    learn = shared_weights.learning(group, table, {f"{v}_q": (group, v, unit) for v, unit in rule.reads.items()},
-                                    np.concatenate([pre, pre]), np.concatenate([element, mirrored]),
+    reads = {f"{v}_q": (group, v, unit) for v, unit in rule.reads.items()}
+    learn = shared_weights.learning(group, table, reads, np.concatenate([pre, pre]), np.concatenate([element, mirrored]),
                                     np.concatenate([post, post]), rule.learn, ns, dt, f"M_{k}_learning")
     return shared_weights.SharedTable(table, "M", n, n, objects + [learn])
