@@ -4,6 +4,8 @@ output fails before simulating (issue 9)."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import pickle
@@ -24,12 +26,17 @@ from conftest import ROOT, small_table
 import copi_bio
 from copi_bio import cli
 from copi_bio.atomic import atomic_write
-from copi_bio.checkpoint import VERSION, CheckpointError, checkpoint_path, model_hash
+from copi_bio.analysis.recordings import load_spiketrains
+from copi_bio.bounded import InputTooLarge
+from copi_bio.checkpoint import (VERSION, CheckpointError, array_state, checkpoint_path, load_checkpoint, model_hash,
+                                 save_checkpoint)
 from copi_bio.errors import ModelError
 from copi_bio.outdir import OutputError, output_path
+from copi_bio.rate import network
 from copi_bio.rate.simulate import run_rate
 from copi_bio.results import ResultExistsError
 from copi_bio.sweep import Sweep, _run_name
+from copi_bio.tasks import load_mnist
 
 
 class _Payload:
@@ -62,7 +69,6 @@ def small_file(tmp_path) -> Path:
 
 def _object_npy(marker: Path) -> bytes:
     """An .npy member holding an object array, i.e. a pickle inside an npz."""
-    import io
     buf = io.BytesIO()
     np.save(buf, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
     return buf.getvalue()
@@ -157,7 +163,6 @@ def test_planted_pickle_in_a_sweep_folder_is_refused_before_anything_runs(tmp_pa
 
 
 def test_pickled_recordings_are_refused_unless_allowed(tmp_path):
-    from copi_bio.analysis.recordings import load_spiketrains
 
     path = tmp_path / "rec.pkl"
     path.write_bytes(planted_pickle(tmp_path / "MARKER"))
@@ -412,7 +417,6 @@ GIB = 2 ** 30
 
 def _write_bomb(zf: zipfile.ZipFile, name: str, nbytes: int, header_shape: tuple[int, ...]) -> None:
     """A deflated .npy member of ``nbytes`` zeros after a header declaring ``header_shape`` (float64)."""
-    import io
     head = io.BytesIO()
     np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False, "shape": header_shape})
     chunk = bytes(2 ** 24)
@@ -438,16 +442,12 @@ def real_checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt")
     model = copi_bio.load_model("teacher_student", ["protocol.presentations=40", "protocol.trials=4"])
     path = out / "run.ckpt"
-    from copi_bio.checkpoint import save_checkpoint
-    from copi_bio.checkpoint import array_state
-    from copi_bio.rate import network
     net = network.RateNetwork(model, np.random.default_rng(1))
     save_checkpoint(path, model, {"state": net.new_state(4), "network": array_state(net), "presentation": 1})
     return model, path
 
 
 def test_checkpoint_member_that_inflates_past_1_gib_is_refused_in_one_line(real_checkpoint, tmp_path):
-    from copi_bio.checkpoint import load_checkpoint
     model, path = real_checkpoint
     bomb = tmp_path / "bomb.ckpt"
     _with_bomb(path, bomb, "b0.npy", GIB + 2 ** 24, (GIB // 8 + 2 ** 21,))
@@ -459,7 +459,6 @@ def test_checkpoint_member_that_inflates_past_1_gib_is_refused_in_one_line(real_
 
 
 def test_checkpoint_tree_declaring_more_than_the_model_holds_is_refused(real_checkpoint, tmp_path):
-    from copi_bio.checkpoint import load_checkpoint
     model, path = real_checkpoint
     forged = tmp_path / "forged.ckpt"
     with zipfile.ZipFile(path) as zin, zipfile.ZipFile(forged, "w") as zout:
@@ -475,9 +474,6 @@ def test_checkpoint_tree_declaring_more_than_the_model_holds_is_refused(real_che
 
 
 def test_npz_recording_and_mnist_that_inflate_are_refused(tmp_path):
-    from copi_bio.analysis.recordings import load_spiketrains
-    from copi_bio.bounded import InputTooLarge
-    from copi_bio.tasks import load_mnist
     rec = tmp_path / "rec.npz"
     with zipfile.ZipFile(rec, "w", zipfile.ZIP_DEFLATED) as zf:
         _write_bomb(zf, "times.npy", GIB, (GIB // 8,))
@@ -486,7 +482,6 @@ def test_npz_recording_and_mnist_that_inflate_are_refused(tmp_path):
         load_spiketrains(rec)
     gz = tmp_path / "mnist"
     gz.mkdir()
-    import gzip
     with gzip.open(gz / "train-images-idx3-ubyte.gz", "wb") as fh:
         fh.write(bytes([0, 0, 8, 3]) + (10 ** 6).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
         chunk = bytes(2 ** 24)

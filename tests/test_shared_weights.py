@@ -36,7 +36,7 @@ def test_copies_transmit_through_one_table_and_learn_its_mean_update(runtime_dev
     learn = shared_weights.learning(pre, table, {"u_q": (post, "u", "1")}, pairs[0], pairs[2], pairs[1],
                                     "w_post += u_q / copies", {"copies": copies}, dt, "learn")
     b2.Network(pre, post, table, tx, learn).run(5 * b2.ms)
-    w = shared_weights.SharedTable(table, "w", n_pre, n_post, []).matrix(table.w[:])
+    w = shared_weights.SharedTable(table, n_pre, n_post, []).matrix(table.w[:])
     # cell 0: three spikes (copy 0 twice, copy 1 once); cell 1: one spike of copy 1
     np.testing.assert_allclose(w[:, 0], (2 * u[0] + u[1]) / copies)
     np.testing.assert_allclose(w[:, 1], u[1] / copies)

@@ -57,7 +57,7 @@ COPI_FORWARD_ON_PRE = "w += eta_w * gate_w(t) / rs * ((u_post - ubar_post) - w *
 """Event-driven COPI forward rule (``fluct_pre`` is read before the spike's own trace jump:
 Brian2 runs ``on_pre`` before the presynaptic reset that adds it)."""
 
-COPI_FORWARD_SPIKE_DRIVEN = ("w_post += eta_w * gate_w(t) / (rs * copies) * ((u_q - ubar_q) - w_post * activity_pre)")
+COPI_FORWARD_SPIKE_DRIVEN = "w_post += eta_w * gate_w(t) / (rs * copies) * ((u_q - ubar_q) - w_post * activity_pre)"
 """Event-driven COPI forward rule of the spike-driven formulation, applied by a learning synapse to the
 shared weight ``w_post`` (:mod:`copi_bio.spiking.shared_weights`) at a spike of its presynaptic cell;
 ``u_q``, ``ubar_q`` are the somatic potential and its slow mean of the postsynaptic cell of the same

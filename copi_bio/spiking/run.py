@@ -67,13 +67,13 @@ def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np
     return z, (np.asarray(t, dtype=float).reshape(proto.presentations, -1) if task.n_out else None)
 
 
-def _weight_source(obj, n_pre: int, n_post: int):
+def _weight_source(obj, lateral: bool, n_pre: int, n_post: int):
     """The Brian2 object that holds a connection's weights, how many it holds, and the map from its
     values to a dense ``(n_post, n_pre)`` matrix (shared table of the spike-driven chain, or the
-    all-to-all synapses of the trace formulation, lateral ones without self-connections)."""
+    all-to-all synapses of the trace formulation, ``lateral`` ones without self-connections)."""
     if isinstance(obj, shared_weights.SharedTable):
         return obj.table, len(obj.table), obj.matrix
-    count = n_pre * (n_post - 1) if obj.name.startswith("M_") else n_pre * n_post
+    count = n_pre * (n_post - 1) if lateral else n_pre * n_post
     return obj, count, lambda values: builder.matrix(obj, values, n_pre, n_post)
 
 
@@ -117,7 +117,7 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     named += [(f"M_{pops[k].name}", "M", obj, pops[k].size, pops[k].size)
               for k, obj in enumerate(lateral) if obj is not None]
     for name, var, obj, n_pre, n_post in named:
-        source, count, to_matrix = _weight_source(obj, n_pre, n_post)
+        source, count, to_matrix = _weight_source(obj, var == "M", n_pre, n_post)
         weight_mons[name] = (b2.StateMonitor(source, var, record=np.arange(count), dt=snap_dt),
                              source, var, to_matrix)
     state_mons = {}

@@ -6,14 +6,15 @@ each shown its own stream of stimuli (the rate backend's minibatch). Neuron
 plastic connection keeps its weights once, in a *table*: a
 :class:`brian2.NeuronGroup` with one element per synapse of one copy
 (presynaptic-major: element ``j * n_post + i`` holds the weight from ``j`` to
-``i``). Two kinds of synapses use it:
+``i``). Three kinds of synapses use it:
 
 * **transmission** synapses connect each copy's cells to the same copy's
   cells; their weight is a linked variable that reads the table
   (``w : 1 (linked)`` through the integer index ``widx``), so every copy
-  passes its spikes through the same weights; **summation** synapses with
-  the same connectivity compute the connection's summed currents (balance
-  current, top-down currents), every ``spiking.summation_dt``;
+  passes its spikes through the same weights;
+* **summation** synapses with the same connectivity compute the
+  connection's summed currents (balance current, top-down currents), every
+  ``spiking.summation_dt``;
 * **learning** synapses connect each copy's presynaptic cells to the table
   elements they own and apply the local rule there at the copy's spikes,
   reading the postsynaptic cell of the same copy through linked variables
@@ -57,17 +58,14 @@ class SharedTable:
     Attributes
     ----------
     table : brian2.NeuronGroup
-        One element per synapse of one copy; variable ``var``.
-    var : str
-        Name of the weight variable (``w`` forward, ``M`` lateral).
+        One element per synapse of one copy.
     n_pre, n_post : int
         Population sizes of one copy.
     objects : list
-        The table, the transmission and the learning synapses (all go into the network).
+        The table and the synapses that use it (all go into the network).
     """
 
     table: b2.NeuronGroup
-    var: str
     n_pre: int
     n_post: int
     objects: list

@@ -114,21 +114,21 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     copies, dt = model.protocol.trials, model.protocol.dt
     n_pre, n_post = w0.shape[1], w0.shape[0]
     ns = {**builder.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate, "copies": copies}
-    table = shared_weights.table_group(f"W_{k}", "w", w0.T.ravel(), dt)
+    table = shared_weights.table_group(f"W_{k}", rule.var, w0.T.ravel(), dt)
     pairs = shared_weights.copy_pairs(copies, n_pre, n_post)
     summed = synapses.balance_current("w")
     if model.feedback.mode == "bp" and k >= 1:
         summed += "I_fb_pre = w * delta_post : 1 (summed)\n"
-    transmit = shared_weights.transmission(pre, post, table, "w", rule.transmit, pairs, ns, dt,
+    transmit = shared_weights.transmission(pre, post, table, rule.var, rule.transmit, pairs, ns, dt,
                                            f"W_{k}_transmission")
-    sums = shared_weights.summation(pre, post, table, "w", summed, pairs, ns, _summation_dt(model),
+    sums = shared_weights.summation(pre, post, table, rule.var, summed, pairs, ns, _summation_dt(model),
                                     f"W_{k}_summation")
     reads = {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}
     learn = shared_weights.learning(pre, table, reads, pairs[0], pairs[2], pairs[1], rule.learn, ns, dt,
                                     f"W_{k}_learning")
     r0, rs = model.spiking.rates(k)
     post.I_ff = np.tile(w0.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
-    return shared_weights.SharedTable(table, "w", n_pre, n_post, [table, transmit, sums, learn])
+    return shared_weights.SharedTable(table, n_pre, n_post, [table, transmit, sums, learn])
 
 
 def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArray,
@@ -139,18 +139,18 @@ def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArr
     copies, dt = model.protocol.trials, model.protocol.dt
     n = model.populations[k].size
     ns = {**builder.shared_namespace(group, group), "eta_l": eta * Hz, "gate_l": gate, "copies": copies}
-    table = shared_weights.table_group(f"M_{k}", "M", np.zeros(n * n), dt)
+    table = shared_weights.table_group(f"M_{k}", rule.var, np.zeros(n * n), dt)
     pre, post, element = shared_weights.copy_pairs(copies, n, n, exclude_self=True)
     summed = "I_adj_pre = M * y_post : 1 (summed)\n" if k > 0 and _adjoint(model, k) else ""
-    transmit = shared_weights.transmission(group, group, table, "M", rule.transmit, (pre, post, element),
+    transmit = shared_weights.transmission(group, group, table, rule.var, rule.transmit, (pre, post, element),
                                            ns, dt, f"M_{k}_transmission")
     objects = [table, transmit]
     if summed:
-        objects.append(shared_weights.summation(group, group, table, "M", summed, (pre, post, element), ns,
+        objects.append(shared_weights.summation(group, group, table, rule.var, summed, (pre, post, element), ns,
                                                 _summation_dt(model), f"M_{k}_summation"))
     # a spike of cell a updates M[a -> i] (a presynaptic) and M[i -> a] (a postsynaptic), reading cell i
     mirrored = (element % n) * n + element // n
     reads = {f"{v}_q": (group, v, unit) for v, unit in rule.reads.items()}
     learn = shared_weights.learning(group, table, reads, np.concatenate([pre, pre]), np.concatenate([element, mirrored]),
                                     np.concatenate([post, post]), rule.learn, ns, dt, f"M_{k}_learning")
-    return shared_weights.SharedTable(table, "M", n, n, objects + [learn])
+    return shared_weights.SharedTable(table, n, n, objects + [learn])
