@@ -8,7 +8,11 @@ The readers here check every size that a file declares against a limit
 * :func:`read_npy_member`: one ``.npy`` member of a zip archive (``.npz``
   recordings, MNIST ``.npz`` files, checkpoints);
 * :func:`read_npz`: named arrays of an ``.npz`` file;
-* :func:`read_gzip`: a gzipped file, at most a given number of bytes.
+* :func:`read_gzip`: a gzipped file, at most a given number of bytes;
+* :func:`check_declared_bytes`: a lazily opened netCDF Dataset (result
+  files), whose variables' shapes bound what HDF5 decompresses (a chunk never
+  inflates past its declared size, and unwritten chunks read as fill values
+  of the declared shape).
 
 A file that exceeds its limit is refused with :class:`InputTooLarge`, a
 one-line message naming the file, the member, the declared size and the limit.
@@ -95,3 +99,31 @@ def read_gzip(path: str | Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise _refuse(str(path), "the decompressed content", len(data), max_bytes)
     return data
+
+
+MAX_RESULT_BYTES = 2 * 2 ** 30
+"""Bytes of data a result file may declare (all variables together)."""
+
+
+def check_declared_bytes(ds, max_bytes: int, where: str) -> None:
+    """Refuse a lazily opened Dataset whose variables declare more than ``max_bytes`` of data.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Opened without loading (``xr.open_dataset``).
+    max_bytes : int
+    where : str
+        The file, for the message.
+
+    Raises
+    ------
+    InputTooLarge
+        The declared bytes exceed ``max_bytes``.
+    """
+    sizes = {name: int(var.size) * var.dtype.itemsize for name, var in ds.variables.items()}
+    total = sum(sizes.values())
+    if total > max_bytes:
+        largest = max(sizes, key=sizes.get)
+        raise _refuse(where, f"the data it declares (largest: {largest!r}, {sizes[largest]} bytes)",
+                      total, max_bytes)

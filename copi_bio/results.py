@@ -37,6 +37,7 @@ import numpy as np
 import xarray as xr
 
 from .atomic import atomic_write
+from .bounded import MAX_RESULT_BYTES, check_declared_bytes
 from .errors import CopiBioError
 from .modelfile import dumps_model, toml_hash
 from .outdir import OutputError, free_space_text
@@ -255,12 +256,17 @@ def save_result(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Pa
 
 
 def open_result(path: str | Path) -> xr.Dataset:
-    """Load a result file fully into memory (the file is closed afterwards)."""
+    """Load a result file fully into memory (the file is closed afterwards).
+
+    A file that declares more than :data:`copi_bio.bounded.MAX_RESULT_BYTES`
+    of data is refused (:class:`copi_bio.bounded.InputTooLarge`) before any is read.
+    """
     path = Path(path)
     if not path.is_file():
         raise CopiBioError(f"result file {str(path)!r} does not exist")
     try:
         with xr.open_dataset(path, engine="netcdf4") as ds:
+            check_declared_bytes(ds, MAX_RESULT_BYTES, str(path))
             return ds.load()
     except (OSError, ValueError) as err:
         raise CopiBioError(f"{str(path)!r} is not a readable netCDF result file: {err}") from None

@@ -47,6 +47,7 @@ import tomli_w
 import xarray as xr
 
 from .atomic import atomic_write
+from .bounded import MAX_RESULT_BYTES, check_declared_bytes
 from .errors import CopiBioError, ModelError
 from .modelfile import load_model, model_hash, parse_override, resolve_model_path
 from .outdir import output_path, prepare_output_folder
@@ -384,6 +385,7 @@ class Sweep:
             if self.is_finished(run):
                 with xr.open_dataset(self.result_path(run), engine="netcdf4") as ds:
                     metric_vars = [n for n, v in ds.data_vars.items() if v.dims == ("t_eval",)]
+                    check_declared_bytes(ds[metric_vars], MAX_RESULT_BYTES, str(self.result_path(run)))
                     loaded[pos] = ds[metric_vars].load()
                     status[pos] = str(ds.attrs.get("status", "complete"))
                     wall[pos] = float(ds.attrs.get("wall_time_s", np.nan))

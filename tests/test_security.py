@@ -489,3 +489,39 @@ def test_npz_recording_and_mnist_that_inflate_are_refused(tmp_path):
             fh.write(chunk)
     with pytest.raises(ModelError, match="refused before decompressing"):
         load_mnist(gz)
+
+
+def _declaring_netcdf(path: Path, n_bytes: int, model_hash: str = "0" * 64) -> None:
+    """A netCDF file of a few KiB whose one (never written, compressed) variable declares ``n_bytes``:
+    reading it would allocate them all, filled with the fill value."""
+    import netCDF4
+
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("t_eval", n_bytes // 8)
+        nc.createVariable("test_loss", "f8", ("t_eval",), zlib=True, chunksizes=(2 ** 20,))
+        nc.setncattr("model_hash", model_hash)
+
+
+def test_result_file_that_declares_3_gib_is_refused_in_one_line(tmp_path, capsys):
+    bomb = tmp_path / "result.nc"
+    _declaring_netcdf(bomb, 3 * GIB)
+    assert bomb.stat().st_size < 64 * 2 ** 10
+    with pytest.raises(InputTooLarge, match=r"result.nc: the data it declares .*'test_loss'.* is 3221225472 bytes, "
+                                            r"more than the 2147483648 bytes allowed; refused before decompressing"):
+        copi_bio.open_result(bomb)
+    assert cli.main(["show", str(bomb)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "refused before decompressing" in err and len(err.splitlines()) == 1
+
+
+def test_sweep_run_file_that_declares_3_gib_is_refused(tmp_path, small_file):
+    """A run file planted in a sweep folder (same model hash, so the sweep takes it as finished) is
+    refused when the sweep combines its runs."""
+    sweep = Sweep(str(small_file), {"feedback.gamma": [1.0]}, [1], tmp_path / "sw")
+    sweep.run(workers=1, progress=False)
+    run_file = next((tmp_path / "sw" / "runs").glob("*.nc"))
+    with xr.open_dataset(run_file) as ds:
+        planted_hash = ds.attrs["model_hash"]
+    _declaring_netcdf(run_file, 3 * GIB, planted_hash)
+    with pytest.raises(InputTooLarge, match="refused before decompressing"):
+        sweep.run(workers=1, progress=False)

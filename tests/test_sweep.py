@@ -228,30 +228,59 @@ SPIKING_SWEEPS = {
     # E/I network: 2 values x 2 seeds, as a user would sweep the plastic inhibition
     "spiking_ei_small": ({"network.projections.I_E.plasticity.eta": [0.02, 0.05]},
                          ["protocol.duration='2 s'", "protocol.eval_every='1 s'"]),
-    # spike-driven chain and trace chain: 2 seeds of a short run
-    "spiking_lif_teacher_student": ({"feedback.gamma": [1.0]},
+    # spike-driven chain, on a scheduler started elsewhere (--scheduler); a forward learning rate of
+    # 1e5 diverges within the first second, and the run records its error as a rate run does
+    "spiking_lif_teacher_student": ({"spiking.eta_forward": [1.0, 1e5]},
                                     ["protocol.presentations=20", "protocol.eval_every=10"]),
+    # trace chain: 2 seeds of a short run
     "spiking_teacher_student": ({"feedback.gamma": [1.0]},
                                 ["protocol.presentations=20", "protocol.eval_every=10",
                                  "spiking.device='cpp_standalone'"]),
 }
+DIVERGING = {"spiking_lif_teacher_student": ("spiking.eta_forward", 1e5)}
+
+
+def _compiled(out: Path) -> list[int]:
+    """Files each run of a sweep compiled (``standalone_compiled_files``), in run order."""
+    return [int(xr.open_dataset(p).attrs["standalone_compiled_files"]) for p in sorted((out / "runs").glob("*.nc"))]
 
 
 @pytest.mark.parametrize("name", list(SPIKING_SWEEPS))
-def test_spiking_sweeps_run_on_the_local_cluster_and_share_build_folders(name, tmp_path, monkeypatch):
+def test_spiking_sweeps_run_on_the_local_cluster_and_compile_once(name, tmp_path, monkeypatch):
     """Brian2 is first imported in a dask worker's task thread (no Ctrl+C handler there); concurrent
-    cpp_standalone runs take separate locked build folders of the cache and reuse them."""
+    cpp_standalone runs take separate locked build folders of the cache, and only the first run of the
+    structure compiles: the others (other seeds, other values, the other worker's slot) reuse its build.
+    Failing runs record their error; an existing scheduler (``--scheduler``) runs spiking models too."""
     monkeypatch.setenv("COPI_BIO_CACHE", str(tmp_path / "cache"))
     grid, overrides = SPIKING_SWEEPS[name]
-    ds = run_sweep(name, grid, [1, 2], tmp_path / "a", workers=2, progress=False, overrides=overrides)
-    assert (ds["status"].values == "complete").all() and ds["status"].size == 2 * len(next(iter(grid.values())))
-    assert not list((tmp_path / "a" / "runs").glob("*.error.json"))
+    if name in DIVERGING:
+        from distributed import LocalCluster
+
+        key, bad = DIVERGING[name]
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          env={"COPI_BIO_CACHE": str(tmp_path / "cache")}) as cluster:
+            ds = run_sweep(name, grid, [1, 2], tmp_path / "a", scheduler=cluster.scheduler_address,
+                           progress=False, overrides=overrides)
+        assert ds["status"].sel({key: bad}).values.tolist() == ["error", "error"]
+        assert (ds["status"].sel({key: 1.0}).values == "complete").all()
+        errors = sorted((tmp_path / "a" / "runs").glob("*.error.json"))
+        info = json.loads(errors[0].read_text())
+        assert len(errors) == 2 and info["error_type"] == "SimulationError" and "diverged" in info["message"]
+    else:
+        ds = run_sweep(name, grid, [1, 2], tmp_path / "a", workers=2, progress=False, overrides=overrides)
+        assert (ds["status"].values == "complete").all()
+        assert not list((tmp_path / "a" / "runs").glob("*.error.json"))
+    assert ds["status"].size == 2 * len(next(iter(grid.values())))
     folders = {xr.open_dataset(p).attrs.get("standalone_dir") for p in (tmp_path / "a" / "runs").glob("*.nc")}
     slots = sorted((tmp_path / "cache" / "brian2_standalone").glob("*/*/"))
     assert folders <= {str(p).rstrip("/") for p in slots} and 1 <= len(slots) <= 2  # one per worker at most
+    compiled = _compiled(tmp_path / "a")
+    if name not in DIVERGING:  # (a chain's learning rate is compiled into its code: one build per value)
+        assert sum(c > 0 for c in compiled) == 1, compiled  # one build for the sweep
     if name != "spiking_ei_small":
         return
-    # a second sweep over other seeds reuses the folders: none is added
+    # a second sweep over other seeds builds nothing: no folder added, no file compiled
     ds2 = run_sweep(name, grid, [3, 4], tmp_path / "b", workers=2, progress=False, overrides=overrides)
     assert (ds2["status"].values == "complete").all()
     assert sorted((tmp_path / "cache" / "brian2_standalone").glob("*/*/")) == slots
+    assert _compiled(tmp_path / "b") == [0, 0, 0, 0]

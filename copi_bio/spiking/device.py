@@ -4,24 +4,36 @@
 cache (``$COPI_BIO_CACHE``, else ``$XDG_CACHE_HOME/copi_bio``, else
 ``~/.cache/copi_bio``): ``brian2_standalone/<structure digest>/<slot>``. The
 digest names the network structure, the copi_bio version and the Brian2
-version, so that a change of any rebuilds; runs of the same structure reuse a
-folder, and ``make`` recompiles only what changed. A process holds its slot
-with an exclusive lock for the whole run, so concurrent runs (sweep
-workers) never write one folder: each takes the first free slot. A folder
-named by ``spiking.build_dir`` is locked the same way; a second process
-waits for it.
+version, so that a change of any rebuilds. A process holds its slot with an
+exclusive lock for the whole run, so concurrent runs (sweep workers) never
+write one folder: each takes the first free slot. A folder named by
+``spiking.build_dir`` is locked the same way; a second process waits for it.
+
+One build per structure: the code generated for a structure does not depend
+on the seed or on the values of the model's constants (the seed and the
+constants declared by :mod:`copi_bio.spiking.parameters` are handed to the
+compiled binary as ``run_args``; data such as connectivity and initial
+states are files, not code). Compilation happens under the structure's
+``build.lock``; a slot that has never been built first copies a built sibling
+(file times kept), so ``make`` finds nothing to do. A sweep over seeds and
+values therefore compiles once, whatever the number of workers.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib.metadata
 import os
+import shutil
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import brian2 as b2
 
 from ..spec import SpikingParams
+from .parameters import RunParameters
 
 try:
     import fcntl
@@ -30,6 +42,9 @@ except ImportError:  # pragma: no cover - not POSIX: one folder per process inst
 
 _LOCKS: list[int] = []
 """Open lock files of the folders this process holds (released by :func:`release`)."""
+
+BUILT = ".built"
+"""Marker file of a slot whose project compiled (a donor for new slots of the structure)."""
 
 
 def cache_dir() -> Path:
@@ -84,17 +99,158 @@ def claim_folder(params: SpikingParams, key: str) -> Path:
     return base / str(slot)
 
 
-def activate(params: SpikingParams, key: str) -> Path | None:
-    """Switch Brian2 to the device of ``params``; return the standalone folder (or None)."""
+def activate(params: SpikingParams, key: str, seed: int) -> Path | None:
+    """Switch Brian2 to the device of ``params``; return the standalone folder (or None).
+
+    On the runtime device Brian2's random number generators are seeded here,
+    before the network's initialisation draws from them; a standalone binary
+    seeds them itself (:func:`simulate`).
+    """
     if params.device == "cpp_standalone":
+        # Brian2 names code objects uniquely among the live objects: free those of an earlier run of this
+        # process (they sit in reference cycles), or the names, and so the code, get a suffix
+        gc.collect()
         directory = claim_folder(params, key)
         directory.mkdir(parents=True, exist_ok=True)
-        b2.set_device("cpp_standalone", directory=str(directory), build_on_run=True, clean=False)
+        b2.set_device("cpp_standalone", directory=str(directory), build_on_run=False, clean=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = params.threads
         return directory
     b2.set_device("runtime")
     b2.prefs.codegen.target = params.codegen
+    b2.seed(seed)
     return None
+
+
+@contextmanager
+def _build_lock(directory: Path):
+    """Hold the exclusive build lock of the structure folder of ``directory`` (blocking)."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(directory.parent / "build.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _adopt_sibling(directory: Path) -> None:
+    """Copy a compiled sibling slot into a slot that never compiled (call under the build lock)."""
+    if (directory / BUILT).exists():
+        return
+    donor = next((p for p in sorted(directory.parent.iterdir())
+                  if p.is_dir() and p != directory and (p / BUILT).exists()), None)
+    if donor is not None:
+        shutil.copytree(donor, directory, dirs_exist_ok=True, symlinks=True,
+                        ignore=shutil.ignore_patterns("results", "static_arrays", BUILT))
+
+
+def _sort_runs(items: list, key) -> None:
+    """Sort, in place, every run of consecutive items whose ``key`` is not None, by that key."""
+    k = 0
+    while k < len(items):
+        end = k
+        while end < len(items) and key(items[end]) is not None:
+            end += 1
+        items[k:end] = sorted(items[k:end], key=key)
+        k = end + 1
+
+
+def _clock_setting(item) -> str | None:
+    return item[1][0] if item[0] == "set_by_single_value" and "clock" in item[1][0] else None
+
+
+def _idle_clock(line) -> str | None:
+    return line if isinstance(line, str) and line.endswith(", NULL);") else None
+
+
+def _sort_clock_statements(dev) -> None:
+    """Put the device's clock statements in name order.
+
+    Brian2 queues the start of every clock (``<clock>_timestep[0] = ...``,
+    ``<clock>_t[0] = ...``) and adds clocks without code to the network
+    (``network.add(&<clock>, NULL)``) in the iteration order of a set of
+    clocks, which differs between processes. The statements are
+    independent; sorting them keeps ``main.cpp`` (and so the build) the same
+    from run to run.
+    """
+    _sort_runs(dev.main_queue, _clock_setting)
+    for func, args in dev.main_queue:
+        if func == "run_network":
+            _sort_runs(args[1], _idle_clock)
+
+
+def _build(dev, directory: Path) -> int:
+    """Write and compile the standalone project in ``directory``; return the files ``make`` wrote."""
+    start = time.time()
+    dev.build(directory=str(directory), compile=True, run=False, with_output=False)
+    return sum(1 for f in [directory / "main", *directory.rglob("*.o")] if f.stat().st_mtime >= start)
+
+
+def simulate(net: b2.Network, duration: float, params: SpikingParams, seed: int, directory: Path | None,
+             parameters: RunParameters | None = None, progress: bool = False) -> dict:
+    """Run ``net`` for ``duration`` seconds on the active device.
+
+    Parameters
+    ----------
+    net : brian2.Network
+    duration : float
+        Simulated time (s).
+    params : SpikingParams
+        The model's ``spiking`` table (device).
+    seed : int
+        Seed of Brian2's random number generators (``cpp_standalone``; the
+        runtime device was seeded by :func:`activate`).
+    directory : Path or None
+        The standalone folder from :func:`activate` (None on the runtime device).
+    parameters : RunParameters, optional
+        Constants declared as shared variables (:mod:`copi_bio.spiking.parameters`).
+    progress : bool
+        Report Brian2's progress on stderr.
+
+    Returns
+    -------
+    dict
+        Run attributes of a ``cpp_standalone`` run (empty on the runtime
+        device): ``standalone_dir``, ``standalone_compiled_files`` (object
+        files and binary that this run's ``make`` wrote: 0 when the build was
+        reused), ``standalone_build_time_s`` (writing and compiling the
+        project, waiting for the structure's build lock included) and
+        ``standalone_binary_time_s`` (the compiled simulation).
+    """
+    parameters = parameters or RunParameters()
+    if directory is None:
+        parameters.assign()
+        net.run(duration * b2.second, report="text" if progress else None)
+        return {}
+    dev = b2.get_device()
+    holder = b2.NeuronGroup(1, "rng_seed : integer (shared, constant)", name="rng_seed")
+    net.add(holder)
+    # the run arguments (the seed, the shared constants) are read first thing, before any initialisation
+    # that draws random numbers; nothing assigns them later
+    dev.apply_run_args()
+    dev.main_queue.insert(0, dev.main_queue.pop())
+    threads = max(1, b2.prefs.devices.cpp_standalone.openmp_threads)
+    seed_array = dev.get_array_name(holder.variables["rng_seed"])
+    dev.main_queue.insert(1, ("insert_code", f"for (int _i=0; _i<{threads}; _i++) "
+                                             f"brian::_random_generators[_i].seed({seed_array}[0] + _i);"))
+    # the progress report is always compiled in (so that the code is the same with and without it);
+    # without progress the binary's output goes to its results folder
+    net.run(duration * b2.second, report="text")
+    _sort_clock_statements(dev)
+    start = time.time()
+    if params.build_dir:  # a folder of the user's, held by this process alone
+        compiled = _build(dev, directory)
+    else:
+        with _build_lock(directory):  # slots of the cache: siblings are builds of the same structure
+            _adopt_sibling(directory)
+            compiled = _build(dev, directory)
+            (directory / BUILT).touch()
+    build = time.time() - start
+    dev.run(run_args={**parameters.run_args(), holder.rng_seed: seed}, with_output=progress)
+    return {"standalone_dir": str(directory), "standalone_compiled_files": compiled,
+            "standalone_build_time_s": build, "standalone_binary_time_s": float(dev.timers["run_binary"])}
 
 
 def release(params: SpikingParams) -> None:

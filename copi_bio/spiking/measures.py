@@ -34,13 +34,20 @@ def count_correlation(counts: np.ndarray) -> tuple[float, float]:
 
 
 def isi_cv(times: np.ndarray, idx: np.ndarray, min_spikes: int = 5) -> float:
-    """Mean coefficient of variation of inter-spike intervals over neurons with ``min_spikes`` or more."""
+    """Mean coefficient of variation of inter-spike intervals over neurons with ``min_spikes`` or more.
+
+    The CV of a neuron is the population standard deviation of its intervals
+    over their mean (neurons whose mean interval is 0 are left out).
+    """
+    if times.size == 0:
+        return float("nan")
     order = np.lexsort((times, idx))
     times, idx = times[order], idx[order]
-    starts = np.flatnonzero(np.diff(idx)) + 1  # the spikes of one neuron are contiguous after the sort
-    cvs = []
-    for train in np.split(times, starts) if times.size else []:
-        isi = np.diff(train)
-        if len(isi) + 1 >= min_spikes and isi.mean() > 0:
-            cvs.append(isi.std() / isi.mean())
-    return float(np.mean(cvs)) if cvs else float("nan")
+    same = idx[1:] == idx[:-1]  # interval k lies between spikes k and k + 1 of one neuron
+    isi, owner = np.diff(times)[same], idx[1:][same]
+    cells, owner = np.unique(owner, return_inverse=True)
+    n = np.bincount(owner).astype(float)
+    mean = np.bincount(owner, isi) / n
+    var = np.bincount(owner, (isi - mean[owner]) ** 2) / n
+    keep = (n + 1 >= min_spikes) & (mean > 0)
+    return float(np.mean(np.sqrt(var[keep]) / mean[keep])) if keep.any() else float("nan")

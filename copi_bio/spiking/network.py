@@ -6,6 +6,9 @@ One :class:`brian2.NeuronGroup` per population
 projection's probability (no autapses inside a population). Static
 projections share one weight constant; plastic ones carry a weight per
 synapse and their rule's statements (:mod:`copi_bio.spiking.plasticity`).
+Every constant is a shared variable set when the run starts
+(:mod:`copi_bio.spiking.parameters`), so that the generated code depends on
+the network's structure only.
 The shared input current is one Ornstein-Uhlenbeck trajectory
 (:func:`common_input_trace`) replayed by a :class:`brian2.TimedArray`.
 """
@@ -20,6 +23,7 @@ from brian2 import amp, second, siemens, volt
 
 from ..spec_spiking import CommonInput, NetworkModel
 from . import neurons, plasticity, synapses
+from .parameters import RunParameters, declare
 
 
 def common_input_trace(spec: CommonInput, duration: float, rng: np.random.Generator) -> np.ndarray:
@@ -40,29 +44,28 @@ def common_input_trace(spec: CommonInput, duration: float, rng: np.random.Genera
 
 def random_pairs(n_pre: int, n_post: int, p: float, rng: np.random.Generator,
                  autapses: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Independent Bernoulli(p) connections: ``(pre, post)`` index arrays, sorted.
+    """Random connections with probability ``p``: ``(pre, post)`` index arrays, sorted.
 
-    Every presynaptic neuron gets a Binomial number of distinct targets drawn
-    uniformly (the same distribution as a coin flip per pair, in memory
-    proportional to the number of synapses). Drawn here rather than by
-    Brian2 so that the synapse count is known before the run (standalone
-    monitors need it) and the wiring is the same on every device.
-    ``autapses=False`` excludes ``i == j``.
+    Exactly ``round(p * n_pre * n_post)`` distinct pairs (one fewer post
+    neuron per row with ``autapses=False``), drawn uniformly without
+    replacement: NEST's ``fixed_total_number`` rule. Every pair is connected
+    with probability ``p``, as with a coin flip per pair; only the total no
+    longer varies from seed to seed (by about its square root, 0.2 % for
+    250 000 synapses). A fixed count keeps the standalone code, which holds
+    it, the same for every seed, so that runs over seeds share one build.
+    Drawn here rather than by Brian2 so that the synapse count is known
+    before the run (standalone monitors need it) and the wiring is the same
+    on every device. ``autapses=False`` excludes ``i == j``.
     """
     targets = n_post if autapses else n_post - 1
-    if n_pre * targets <= 4_000_000 or p > 0.5:  # small or dense: one coin per pair
-        pre, post = np.nonzero(rng.random((n_pre, targets)) < p)
-        if not autapses:
-            post += post >= pre
-        return pre.astype(np.int32), post.astype(np.int32)
-    counts = rng.binomial(targets, p, size=n_pre)
-    flat = np.zeros(0, dtype=np.int64)
-    missing = counts
-    while missing.any():  # distinct targets per row: redraw the few duplicates
-        pre = np.repeat(np.arange(n_pre, dtype=np.int64), missing)
-        flat = np.sort(np.concatenate([flat, pre * targets + rng.integers(0, targets, size=pre.size)]))
-        flat = flat[np.r_[True, flat[1:] != flat[:-1]]]
-        missing = counts - np.bincount(flat // targets, minlength=n_pre)
+    total = n_pre * targets
+    count = int(round(p * total))
+    if total <= 4_000_000 or p > 0.5:  # small or dense: a permutation of all pairs
+        flat = np.sort(rng.permutation(total)[:count])
+    else:  # large and sparse: draw pair numbers, redraw the few duplicates
+        flat = np.zeros(0, dtype=np.int64)
+        while flat.size < count:
+            flat = np.unique(np.concatenate([flat, rng.integers(0, total, size=count - flat.size)]))
     pre, post = np.divmod(flat, targets)
     if not autapses:
         post += post >= pre  # skip the neuron itself
@@ -84,6 +87,8 @@ class EINetwork:
         Population name -> SpikeMonitor of all its neurons.
     weights : dict
         Plastic projection name -> StateMonitor of ``w`` every ``eval_every``.
+    parameters : RunParameters
+        Values of the constants, set when the run starts.
     """
 
     net: b2.Network
@@ -91,6 +96,7 @@ class EINetwork:
     projections: dict
     spikes: dict
     weights: dict = field(default_factory=dict)
+    parameters: RunParameters = field(default_factory=RunParameters)
 
 
 def _plastic_rules(model: NetworkModel) -> dict:
@@ -106,6 +112,7 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
                            dt=spec.common_input.resolution * second)
     rules = _plastic_rules(model)
     b2.defaultclock.dt = proto.dt * second  # one clock for every group and synapse (fast scheduling)
+    params = RunParameters()
     groups = {}
     for pop in spec.populations:
         eqs, ns, spiking = neurons.conductance_lif(pop)
@@ -116,8 +123,10 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
                 eqs += rule.post_equations
                 reset.append(rule.post_reset)
                 ns.update(rule.post_namespace)
-        group = b2.NeuronGroup(pop.size, eqs, method=proto.method, reset="\n".join(reset),
+        constants, values, ns = declare(ns)
+        group = b2.NeuronGroup(pop.size, eqs + constants, method=proto.method, reset="\n".join(reset),
                                namespace={**ns, "common_input": common}, name=f"pop_{pop.name}", **spiking)
+        params.bind(group, values)
         group.v = (pop.V_reset + rng.uniform(size=pop.size) * (pop.V_th - pop.V_reset)) * volt
         groups[pop.name] = group
     projections, weights = {}, {}
@@ -125,12 +134,15 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
         pre_type = spec.population(proj.pre).type
         rule = rules.get(proj.label)
         if rule is None:
-            syn = b2.Synapses(groups[proj.pre], groups[proj.post], on_pre=synapses.static_on_pre(pre_type),
-                              namespace={"w_syn": proj.weight * siemens}, name=f"syn_{proj.label}")
+            constants, values, ns = declare({"w_syn": proj.weight * siemens})
+            syn = b2.Synapses(groups[proj.pre], groups[proj.post], model=constants,
+                              on_pre=synapses.static_on_pre(pre_type), namespace=ns, name=f"syn_{proj.label}")
         else:
-            syn = b2.Synapses(groups[proj.pre], groups[proj.post], model=rule.model,
+            constants, values, ns = declare(rule.namespace)
+            syn = b2.Synapses(groups[proj.pre], groups[proj.post], model=rule.model + constants,
                               on_pre={"pre": synapses.plastic_on_pre(pre_type) + "\n" + rule.on_pre},
-                              on_post=rule.on_post, namespace=rule.namespace, name=f"syn_{proj.label}")
+                              on_post=rule.on_post, namespace=ns, name=f"syn_{proj.label}")
+        params.bind(syn, values)
         pre_idx, post_idx = random_pairs(spec.population(proj.pre).size, spec.population(proj.post).size,
                                          proj.probability, rng, autapses=proj.pre != proj.post)
         syn.connect(i=pre_idx, j=post_idx)
@@ -145,4 +157,4 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
     # every spike is monitored (the population rates need them; recording.neurons only limits what is stored)
     spikes = {pop.name: b2.SpikeMonitor(groups[pop.name], name=f"spikes_{pop.name}") for pop in spec.populations}
     net = b2.Network(*groups.values(), *projections.values(), *weights.values(), *spikes.values())
-    return EINetwork(net, groups, projections, spikes, weights)
+    return EINetwork(net, groups, projections, spikes, weights, params)

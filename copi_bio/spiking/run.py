@@ -282,14 +282,12 @@ def run_spiking(model: Model | NetworkModel, progress: bool = False) -> RunRecor
         record.attrs["n_train"] = task.n_train
     spk = model.spiking
     wall = _time.perf_counter()
-    directory = device.activate(spk, builder.structure_key(model))
+    directory = device.activate(spk, builder.structure_key(model), model.seed)
     try:
-        b2.seed(model.seed)
         snet = build(model, task, init_rng, data_rng)
         t_build = _time.perf_counter() - wall
-        snet.net.run(snet.duration * second, report="text" if progress else None)
+        standalone = device.simulate(snet.net, snet.duration, spk, model.seed, directory, progress=progress)
         t_run = _time.perf_counter() - wall - t_build
-        binary = getattr(b2.get_device(), "_last_run_time", None) if directory is not None else None
         _collect(model, task, snet, record)
         _check_potentials(model, snet)
     except SimulationError as err:
@@ -303,8 +301,5 @@ def run_spiking(model: Model | NetworkModel, progress: bool = False) -> RunRecor
                          "brian2_codegen": spk.codegen if spk.device == "runtime" else "cpp",
                          "build_time_s": t_build, "run_time_s": t_run,
                          "steps": int(round(snet.duration / model.protocol.dt))})
-    if directory is not None:
-        record.attrs["standalone_dir"] = str(directory)
-        if binary is not None:
-            record.attrs["standalone_binary_time_s"] = float(binary)
+    record.attrs.update(standalone)
     return record

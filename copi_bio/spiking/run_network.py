@@ -113,14 +113,13 @@ def run_network(model: NetworkModel, progress: bool = False) -> RunRecord:
     record = RunRecord(model=model)
     spk = model.spiking
     wall = _time.perf_counter()
-    directory = device.activate(spk, structure_key(model))
+    directory = device.activate(spk, structure_key(model), model.seed)
     try:
-        b2.seed(model.seed)
         enet = build_network(model, np.random.default_rng(model.seed))
         t_build = _time.perf_counter() - wall
-        enet.net.run(model.protocol.duration * second, report="text" if progress else None)
+        standalone = device.simulate(enet.net, model.protocol.duration, spk, model.seed, directory,
+                                 enet.parameters, progress)
         t_run = _time.perf_counter() - wall - t_build
-        binary = getattr(b2.get_device(), "_last_run_time", None) if directory is not None else None
         _collect(model, enet, record)
         record.attrs["synapses"] = int(sum(len(s.i[:]) for s in enet.projections.values()))
     except SimulationError as err:
@@ -136,8 +135,5 @@ def run_network(model: NetworkModel, progress: bool = False) -> RunRecord:
                          "integration_method": model.protocol.method,
                          "build_time_s": t_build, "run_time_s": t_run,
                          "steps": int(round(model.protocol.duration / model.protocol.dt))})
-    if directory is not None:
-        record.attrs["standalone_dir"] = str(directory)
-        if binary is not None:
-            record.attrs["standalone_binary_time_s"] = float(binary)
+    record.attrs.update(standalone)
     return record
