@@ -3,15 +3,17 @@
 Runs ``spiking_ei_small`` (duration shortened from 35 s) over 2 values of
 the I->E learning rate x 4 seeds on 2 workers, twice: with an empty build
 cache and with the cache the first sweep left. Prints, per run, the files
-its ``make`` compiled, the seconds spent building (``standalone_build_time_s``:
-writing and compiling the C++ project, waiting for the structure's build lock
-included), simulating (``standalone_binary_time_s``: the compiled binary) and
-the rest of the run (building the Brian2 objects, code generation, reading
-the results: ``wall_time_s`` minus both), and
+its ``make`` compiled, the seconds spent building (everything but the simulation:
+``wall_time_s - standalone_binary_time_s``, that is building the Brian2
+objects, generating the code, writing and compiling the C++ project, waiting
+for the structure's build lock, loading the results; the part spent in
+``make`` and waiting for the lock, ``standalone_build_time_s``, in
+brackets) and simulating (``standalone_binary_time_s``: the compiled binary),
+and
 
     sweep time over ideal: X,   X = sweep wall time / (one build + 8 x mean simulate / 2 workers)
 
-where "one build" is the compilation of the run that compiled (0 when the
+where "one build" is the build time of the run that compiled (0 when the
 cache held the build). The sweep wall time includes starting the dask
 LocalCluster.
 
@@ -46,14 +48,14 @@ def sweep_once(out: Path, duration: str) -> float:
     for path in sorted((out / "runs").glob("*.nc")):
         with xr.open_dataset(path) as ds:
             sim = float(ds.attrs["standalone_binary_time_s"])
-            build = float(ds.attrs["standalone_build_time_s"])
+            build = float(ds.attrs["wall_time_s"]) - sim
+            compiling = float(ds.attrs["standalone_build_time_s"])
             compiled = int(ds.attrs["standalone_compiled_files"])
-            rest = float(ds.attrs["wall_time_s"]) - sim - build
         if compiled:
             builds.append(build)
         sims.append(sim)
-        print(f"  {path.stem[-28:]:28s} compiled {compiled:3d} files  build {build:5.1f} s  "
-              f"simulate {sim:5.1f} s  rest {rest:4.1f} s")
+        print(f"  {path.stem[-28:]:28s} compiled {compiled:3d} files  build {build:5.1f} s "
+              f"(make and lock {compiling:5.1f} s)  simulate {sim:5.1f} s")
     ideal = sum(builds) + len(sims) * float(np.mean(sims)) / WORKERS
     x = wall / ideal
     print(f"  sweep wall time {wall:.1f} s, ideal {ideal:.1f} s")

@@ -70,7 +70,8 @@ def test_only_the_first_run_of_a_structure_compiles(runs):
 def test_copi_bio_run_in_another_process_reuses_the_build(runs, cache, tmp_path):
     """The generated code does not depend on the process (Brian2's set orders, object names)."""
     env = {**os.environ, "COPI_BIO_CACHE": str(cache)}
-    cmd = [sys.executable, "-m", "copi_bio.cli", "run", "spiking_ei_small", "--out", str(tmp_path), "--set", "seed=3"]
+    cmd = [sys.executable, "-m", "copi_bio.cli", "run", "spiking_ei_small", "-q", "--out", str(tmp_path),
+           "--set", "seed=3"]
     for override in SHORT:
         cmd += ["--set", override]
     subprocess.run(cmd, env=env, check=True, capture_output=True)

@@ -235,9 +235,9 @@ def simulate(net: b2.Network, duration: float, params: SpikingParams, seed: int,
     seed_array = dev.get_array_name(holder.variables["rng_seed"])
     dev.main_queue.insert(1, ("insert_code", f"for (int _i=0; _i<{threads}; _i++) "
                                              f"brian::_random_generators[_i].seed({seed_array}[0] + _i);"))
-    # the progress report is always compiled in (so that the code is the same with and without it);
-    # without progress the binary's output goes to its results folder
-    net.run(duration * b2.second, report="text")
+    # a progress report is compiled into main.cpp (switching it recompiles that file); it is not always
+    # compiled in, because the binary then reads the CPU clock before every object at every step
+    net.run(duration * b2.second, report="text" if progress else None)
     _sort_clock_statements(dev)
     start = time.time()
     if params.build_dir:  # a folder of the user's, held by this process alone
@@ -248,7 +248,7 @@ def simulate(net: b2.Network, duration: float, params: SpikingParams, seed: int,
             compiled = _build(dev, directory)
             (directory / BUILT).touch()
     build = time.time() - start
-    dev.run(run_args={**parameters.run_args(), holder.rng_seed: seed}, with_output=progress)
+    dev.run(run_args={**parameters.run_args(), holder.rng_seed: seed})
     return {"standalone_dir": str(directory), "standalone_compiled_files": compiled,
             "standalone_build_time_s": build, "standalone_binary_time_s": float(dev.timers["run_binary"])}
 
