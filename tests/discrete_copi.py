@@ -39,12 +39,16 @@ class DiscreteCopi:
         Learn ``R_l`` (else ``R_l = I``).
     rule : {"copi", "delta"}
         Forward rule: COPI, or the delta rule ``eta <delta x^T>`` (BP).
+    dtype : numpy dtype
+        Precision of weights and arithmetic (inputs are cast to it).
     """
 
     def __init__(self, weights, eta: float = 1e-3, gamma: float = 1000.0, feedback: str = "bp",
-                 fa_weights=None, decorrelate: bool = True, rule: str = "copi", slope: float = 0.1, output: str = "linear"):
-        self.W = [np.array(w, dtype=float) for w in weights]
-        self.R = [np.eye(w.shape[1]) for w in self.W]
+                 fa_weights=None, decorrelate: bool = True, rule: str = "copi", slope: float = 0.1, output: str = "linear",
+                 dtype=np.float64):
+        self.dtype = np.dtype(dtype)
+        self.W = [np.array(w, dtype=self.dtype) for w in weights]
+        self.R = [np.eye(w.shape[1], dtype=self.dtype) for w in self.W]
         self.eta, self.gamma, self.feedback = eta, gamma, feedback
         self.B = fa_weights
         self.decorrelate, self.rule, self.slope, self.output = decorrelate, rule, slope, output
@@ -52,6 +56,7 @@ class DiscreteCopi:
     def forward(self, z: np.ndarray) -> tuple[list, list, list]:
         """Decorrelated inputs ``x_l``, drives ``a_l`` and slopes ``f'(a_l)`` of a batch (rows)."""
         xs, acts, slopes = [], [], []
+        z = np.asarray(z, dtype=self.dtype)
         last = len(self.W) - 1
         for l, (w, r) in enumerate(zip(self.W, self.R)):
             x = z @ r.T
@@ -72,6 +77,7 @@ class DiscreteCopi:
     def train_batch(self, z: np.ndarray, t: np.ndarray, learn_forward: bool = True) -> None:
         """One minibatch update of every ``R_l`` and (if ``learn_forward``) every ``W_l``."""
         xs, acts, slopes = self.forward(z)
+        t = np.asarray(t, dtype=self.dtype)
         n = len(z)
         deltas = [None] * len(self.W)
         y = acts[-1] if self.output != "leaky_relu" else leaky_relu(acts[-1], self.slope)[0]

@@ -46,6 +46,11 @@ def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.matmul(a, b, out=out)
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` in a new array, through the BLAS of :func:`matmul_into`."""
+    return matmul_into(a, b, np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b)))
+
+
 def gemm_update(c: np.ndarray, a: np.ndarray, b: np.ndarray, alpha: float, beta: float = 1.0) -> None:
     """Compute ``c[...] = beta * c + alpha * (a @ b)`` in place.
 

@@ -16,7 +16,7 @@ from ..progress import ProgressBar
 from ..record import ConnectionStats, RunRecord
 from ..spec import Model
 from ..tasks import TaskData, build_task
-from .linalg import blas_threads
+from .linalg import blas_threads, matmul
 from .network import RateNetwork, State
 
 EVAL_CHUNK = 2048
@@ -225,7 +225,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
                 for k, st in enumerate(stats):
                     x = state.x[k] - state.xbar[k] if net.centered else state.x[k]
                     u = state.u[k + 1] - state.ubar[k + 1] if net.centered else state.u[k + 1]
-                    st.add(x, u, state.delta[k + 1])
+                    st.add(x, u, state.delta[k + 1], matmul)
                 if has_target:
                     y = net.f[-1](state.a[-1])
                     loss_sum += float(np.mean((target - y) ** 2))
