@@ -27,10 +27,12 @@ def run_or_load(model: str, overrides: Iterable[str], out_dir: Path, tag: str) -
 
 
 def write_table(rows: list[dict], path: Path) -> Path:
-    """Write rows (dicts with the same keys) as CSV, atomically."""
+    """Write rows (dicts) as CSV, atomically; a key missing from a row leaves its cell empty."""
+    fields = list(dict.fromkeys(key for row in rows for key in row))  # rows may lack some (left empty)
+
     def write(tmp: Path) -> None:
         with tmp.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
 

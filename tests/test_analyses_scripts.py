@@ -77,7 +77,7 @@ def test_decorrelation_vs_data_script(tmp_path):
 
 @pytest.mark.slow
 def test_learning_speed_script_on_a_local_mnist_file(tmp_path):
-    """--mnist PATH: the same six-method comparison on a user-supplied MNIST
+    """--task mnist --data PATH: the same six-method comparison on a user-supplied MNIST
     file; here an MNIST-format .npz made from the 8x8 digits upscaled to 28x28."""
     import numpy as np
     from sklearn.datasets import load_digits
@@ -88,10 +88,13 @@ def test_learning_speed_script_on_a_local_mnist_file(tmp_path):
     path = tmp_path / "mnist.npz"
     np.savez(path, x_train=images[:1500], y_train=digits.target[:1500],
              x_test=images[1500:], y_test=digits.target[1500:])
-    _run("learning_speed", tmp_path / "out", "--seeds", "1", "--mnist", str(path))
-    rows = _table(tmp_path / "out" / "learning_speed.csv")
+    _run("learning_speed", tmp_path / "out", "--seeds", "1", "--task", "mnist", "--data", str(path), "--small",
+         "--shipped")
+    rows = {r["method"]: r for r in _table(tmp_path / "out" / "learning_speed.csv")}
     assert len(rows) == 6
-    assert all(float(r["final_accuracy_mean"]) > 0.5 for r in rows)
+    # a diverging run (COPI-FA diverges in the discrete-limit setting on real MNIST) is reported in the
+    # table, not dropped; with the shipped 1 ms steps every method learns here
+    assert all(r["diverged"] == "0" and float(r["final_accuracy_mean"]) > 0.5 for r in rows.values()), rows
 
 
 def test_spiking_vs_rate_script(tmp_path):
