@@ -9,10 +9,12 @@ The readers here check every size that a file declares against a limit
   recordings, MNIST ``.npz`` files, checkpoints);
 * :func:`read_npz`: named arrays of an ``.npz`` file;
 * :func:`read_gzip`: a gzipped file, at most a given number of bytes;
-* :func:`check_declared_bytes`: a lazily opened netCDF Dataset (result
-  files), whose variables' shapes bound what HDF5 decompresses (a chunk never
-  inflates past its declared size, and unwritten chunks read as fill values
-  of the declared shape).
+* :func:`check_declared_bytes`: a netCDF file (result files), from its
+  metadata: the variables' declared shapes bound the arrays a reader
+  allocates (unwritten chunks read as fill values of the declared shape).
+  A single HDF5 chunk whose compressed stream inflates past its declared
+  size is not caught here: HDF5's deflate filter grows its buffer while
+  decompressing that chunk.
 
 A file that exceeds its limit is refused with :class:`InputTooLarge`, a
 one-line message naming the file, the member, the declared size and the limit.
@@ -24,6 +26,7 @@ import gzip
 import zipfile
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 
 from .errors import CopiBioError
@@ -105,25 +108,39 @@ MAX_RESULT_BYTES = 2 * 2 ** 30
 """Bytes of data a result file may declare (all variables together)."""
 
 
-def check_declared_bytes(ds, max_bytes: int, where: str) -> None:
-    """Refuse a lazily opened Dataset whose variables declare more than ``max_bytes`` of data.
+def check_declared_bytes(path: str | Path, max_bytes: int, where: str | None = None) -> None:
+    """Refuse a netCDF file whose variables declare more than ``max_bytes`` of data.
+
+    Reads only the file's metadata (with netCDF4, before xarray, which loads
+    the coordinate variables as it opens a file).
 
     Parameters
     ----------
-    ds : xarray.Dataset
-        Opened without loading (``xr.open_dataset``).
+    path : str or Path
     max_bytes : int
-    where : str
-        The file, for the message.
+    where : str, optional
+        The file, for the message (default ``path``).
 
     Raises
     ------
     InputTooLarge
         The declared bytes exceed ``max_bytes``.
+    OSError
+        Not a readable netCDF/HDF5 file.
     """
-    sizes = {name: int(var.size) * var.dtype.itemsize for name, var in ds.variables.items()}
+    sizes: dict[str, int] = {}
+
+    def walk(group) -> None:
+        for name, var in group.variables.items():
+            itemsize = var.dtype.itemsize if hasattr(var.dtype, "itemsize") else 8
+            sizes[f"{group.path.rstrip('/')}/{name}".lstrip("/")] = int(np.prod(var.shape, dtype=np.int64)) * itemsize
+        for child in group.groups.values():
+            walk(child)
+
+    with netCDF4.Dataset(path, "r") as nc:
+        walk(nc)
     total = sum(sizes.values())
     if total > max_bytes:
         largest = max(sizes, key=sizes.get)
-        raise _refuse(where, f"the data it declares (largest: {largest!r}, {sizes[largest]} bytes)",
+        raise _refuse(where or str(path), f"the data it declares (largest: {largest!r}, {sizes[largest]} bytes)",
                       total, max_bytes)

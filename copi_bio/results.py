@@ -37,7 +37,7 @@ import numpy as np
 import xarray as xr
 
 from .atomic import atomic_write
-from .bounded import MAX_RESULT_BYTES, check_declared_bytes
+from .bounded import MAX_RESULT_BYTES, InputTooLarge, check_declared_bytes
 from .errors import CopiBioError
 from .modelfile import dumps_model, toml_hash
 from .outdir import OutputError, free_space_text
@@ -176,8 +176,11 @@ def stored_identity(path: str | Path) -> tuple[bool, str | None]:
     Only the attributes are read (netCDF through netCDF4: data, never code).
     """
     try:
+        check_declared_bytes(path, MAX_RESULT_BYTES)
         with xr.open_dataset(path, engine="netcdf4", decode_cf=False) as ds:
             return True, identity(ds.attrs)
+    except InputTooLarge:
+        raise
     except Exception:  # not netCDF, a folder, unreadable: all mean "not a result file"
         return False, None
 
@@ -265,8 +268,8 @@ def open_result(path: str | Path) -> xr.Dataset:
     if not path.is_file():
         raise CopiBioError(f"result file {str(path)!r} does not exist")
     try:
+        check_declared_bytes(path, MAX_RESULT_BYTES)
         with xr.open_dataset(path, engine="netcdf4") as ds:
-            check_declared_bytes(ds, MAX_RESULT_BYTES, str(path))
             return ds.load()
     except (OSError, ValueError) as err:
         raise CopiBioError(f"{str(path)!r} is not a readable netCDF result file: {err}") from None

@@ -383,9 +383,9 @@ class Sweep:
         for run in runs:
             pos = run.index + (seed_pos[run.seed],)
             if self.is_finished(run):
+                check_declared_bytes(self.result_path(run), MAX_RESULT_BYTES)
                 with xr.open_dataset(self.result_path(run), engine="netcdf4") as ds:
                     metric_vars = [n for n, v in ds.data_vars.items() if v.dims == ("t_eval",)]
-                    check_declared_bytes(ds[metric_vars], MAX_RESULT_BYTES, str(self.result_path(run)))
                     loaded[pos] = ds[metric_vars].load()
                     status[pos] = str(ds.attrs.get("status", "complete"))
                     wall[pos] = float(ds.attrs.get("wall_time_s", np.nan))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from copi_bio.errors import ModelError
 from copi_bio.modelfile import load_model
 from copi_bio.simulation import simulate
 from copi_bio.spiking.network import random_pairs
@@ -46,14 +47,15 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(cache):
-    """Four 1 s runs of spiking_ei_small in one build cache, in this order."""
+    """Five 1 s runs of spiking_ei_small in one build cache, in this order."""
     mp = pytest.MonkeyPatch()
     mp.setenv("COPI_BIO_CACHE", str(cache))
     try:
         variants = {"first": ["seed=1"],
                     "frozen": ["seed=1", "network.projections.I_E.plasticity.onset='5 s'"],
-                    "other": ["seed=2", "network.projections.E_E.weight='0.4 nS'",
+                    "other": ["seed=1", "network.projections.E_E.weight='0.4 nS'",
                               "network.common_input.std='60 pA'"],
+                    "reseeded": ["seed=2"],
                     "again": ["seed=1"]}
         return {k: simulate(load_model("spiking_ei_small", SHORT + v)) for k, v in variants.items()}
     finally:
@@ -62,7 +64,7 @@ def runs(cache):
 
 def test_only_the_first_run_of_a_structure_compiles(runs):
     assert runs["first"].attrs["standalone_compiled_files"] > 10
-    for name in ("frozen", "other", "again"):
+    for name in ("frozen", "other", "reseeded", "again"):
         assert runs[name].attrs["standalone_compiled_files"] == 0, name
         assert runs[name].attrs["standalone_dir"] == runs["first"].attrs["standalone_dir"]
 
@@ -89,11 +91,27 @@ def test_run_arguments_reach_the_binary(runs):
     assert rate["other"] != pytest.approx(rate["first"], rel=1e-3)
 
 
-def test_the_seed_reaches_the_binary(runs):
-    """The same seed gives the same spikes from the reused build; another seed other ones."""
-    first, again, other = runs["first"], runs["again"], runs["other"]
+def test_the_same_seed_repeats_a_run_from_the_reused_build(runs):
+    """The E/I network draws its randomness in numpy (wiring, initial potentials, shared input): the
+    same seed repeats the run bit for bit, another seed rewires it."""
+    first, again, other = runs["first"], runs["again"], runs["reseeded"]
     np.testing.assert_array_equal(first["w_I_E"].values, again["w_I_E"].values)
     assert first.attrs["model_hash"] == again.attrs["model_hash"]
     spikes = [v for v in first.data_vars if v.startswith("spike_time")]
     assert spikes and all(np.array_equal(first[v].values, again[v].values) for v in spikes)
     assert not np.array_equal(first["synapse_pre_I_E"].values, other["synapse_pre_I_E"].values)
+
+
+def test_the_seed_reaches_the_binarys_random_generators(tmp_path, monkeypatch):
+    """The spike-driven chain draws in the binary (Poisson inputs fire at rand() < rate dt, LIF noise
+    from randn()): seeds 1, 1, 2 from one build give the same spikes twice, then other spikes. A seed
+    the 32-bit run argument cannot hold is refused before anything compiles."""
+    monkeypatch.setenv("COPI_BIO_CACHE", str(tmp_path))
+    short = ["protocol.presentations=20", "protocol.eval_every=10"]
+    out = [simulate(load_model("spiking_lif_teacher_student", short + [f"seed={seed}"])) for seed in (1, 1, 2)]
+    assert [ds.attrs["standalone_compiled_files"] > 0 for ds in out] == [True, False, False]
+    times = [ds["spike_time_input"].values for ds in out]
+    np.testing.assert_array_equal(times[0], times[1])
+    assert not np.array_equal(times[0], times[2])
+    with pytest.raises(ModelError, match=r"seed = 2147483648 is invalid: an integer in \[0, 2147483392\)"):
+        simulate(load_model("spiking_lif_teacher_student", short + ["seed=2147483648"]))

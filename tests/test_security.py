@@ -492,13 +492,14 @@ def test_npz_recording_and_mnist_that_inflate_are_refused(tmp_path):
 
 
 def _declaring_netcdf(path: Path, n_bytes: int, model_hash: str = "0" * 64) -> None:
-    """A netCDF file of a few KiB whose one (never written, compressed) variable declares ``n_bytes``:
-    reading it would allocate them all, filled with the fill value."""
+    """A netCDF file of a few KiB whose dimension coordinate ``t_eval`` (never written, compressed)
+    declares ``n_bytes``: xarray would read it whole while opening the file, filled with the fill value."""
     import netCDF4
 
     with netCDF4.Dataset(path, "w") as nc:
         nc.createDimension("t_eval", n_bytes // 8)
-        nc.createVariable("test_loss", "f8", ("t_eval",), zlib=True, chunksizes=(2 ** 20,))
+        nc.createVariable("t_eval", "f8", ("t_eval",), zlib=True, chunksizes=(2 ** 20,))
+        nc.createVariable("test_loss", "f4", ("t_eval",), zlib=True, chunksizes=(2 ** 20,))
         nc.setncattr("model_hash", model_hash)
 
 
@@ -506,7 +507,7 @@ def test_result_file_that_declares_3_gib_is_refused_in_one_line(tmp_path, capsys
     bomb = tmp_path / "result.nc"
     _declaring_netcdf(bomb, 3 * GIB)
     assert bomb.stat().st_size < 64 * 2 ** 10
-    with pytest.raises(InputTooLarge, match=r"result.nc: the data it declares .*'test_loss'.* is 3221225472 bytes, "
+    with pytest.raises(InputTooLarge, match=r"result.nc: the data it declares .*'t_eval'.* is 4831838208 bytes, "
                                             r"more than the 2147483648 bytes allowed; refused before decompressing"):
         copi_bio.open_result(bomb)
     assert cli.main(["show", str(bomb)]) != 0

@@ -10,10 +10,12 @@ write one folder: each takes the first free slot. A folder named by
 ``spiking.build_dir`` is locked the same way; a second process waits for it.
 
 One build per structure: the code generated for a structure does not depend
-on the seed or on the values of the model's constants (the seed and the
-constants declared by :mod:`copi_bio.spiking.parameters` are handed to the
-compiled binary as ``run_args``; data such as connectivity and initial
-states are files, not code). Compilation happens under the structure's
+on the seed or on the values of the constants declared by
+:mod:`copi_bio.spiking.parameters` (both are handed to the compiled binary as
+``run_args``; data such as connectivity, initial states and weights are
+files, not code). Values Brian2 still compiles in (refractory periods,
+``dt``, the duration, the chain models' constants) recompile the files that
+use them. Compilation happens under the structure's
 ``build.lock``; a slot that has never been built first copies a built sibling
 (file times kept), so ``make`` finds nothing to do. A sweep over seeds and
 values therefore compiles once, whatever the number of workers.
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import brian2 as b2
 
+from ..errors import ModelError
 from ..spec import SpikingParams
 from .parameters import RunParameters
 
@@ -45,6 +48,9 @@ _LOCKS: list[int] = []
 
 BUILT = ".built"
 """Marker file of a slot whose project compiled (a donor for new slots of the structure)."""
+
+MAX_STANDALONE_SEED = 2 ** 31 - 256
+"""Seeds a standalone binary accepts: a 32-bit run argument, plus one per OpenMP thread."""
 
 
 def cache_dir() -> Path:
@@ -107,6 +113,9 @@ def activate(params: SpikingParams, key: str, seed: int) -> Path | None:
     seeds them itself (:func:`simulate`).
     """
     if params.device == "cpp_standalone":
+        if not 0 <= seed < MAX_STANDALONE_SEED:
+            raise ModelError("seed", seed, f"an integer in [0, {MAX_STANDALONE_SEED}) for spiking.device = "
+                             "'cpp_standalone' (the binary reads it as a 32-bit integer)")
         # Brian2 names code objects uniquely among the live objects: free those of an earlier run of this
         # process (they sit in reference cycles), or the names, and so the code, get a suffix
         gc.collect()
@@ -234,7 +243,8 @@ def simulate(net: b2.Network, duration: float, params: SpikingParams, seed: int,
     threads = max(1, b2.prefs.devices.cpp_standalone.openmp_threads)
     seed_array = dev.get_array_name(holder.variables["rng_seed"])
     dev.main_queue.insert(1, ("insert_code", f"for (int _i=0; _i<{threads}; _i++) "
-                                             f"brian::_random_generators[_i].seed({seed_array}[0] + _i);"))
+                                             f"brian::_random_generators[_i].seed("
+                                             f"(unsigned long){seed_array}[0] + _i);"))
     # a progress report is compiled into main.cpp (switching it recompiles that file); it is not always
     # compiled in, because the binary then reads the CPU clock before every object at every step
     net.run(duration * b2.second, report="text" if progress else None)
@@ -245,6 +255,7 @@ def simulate(net: b2.Network, duration: float, params: SpikingParams, seed: int,
     else:
         with _build_lock(directory):  # slots of the cache: siblings are builds of the same structure
             _adopt_sibling(directory)
+            (directory / BUILT).unlink(missing_ok=True)  # a donor only once this build has succeeded
             compiled = _build(dev, directory)
             (directory / BUILT).touch()
     build = time.time() - start

@@ -146,10 +146,11 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
         pre_idx, post_idx = random_pairs(spec.population(proj.pre).size, spec.population(proj.post).size,
                                          proj.probability, rng, autapses=proj.pre != proj.post)
         syn.connect(i=pre_idx, j=post_idx)
+        # per-synapse arrays, so that the values are data files of a standalone build rather than code
         if proj.delay > 0:
-            syn.delay = proj.delay * second
+            syn.delay = np.full(len(pre_idx), proj.delay) * second
         if rule is not None:
-            syn.w = proj.weight * siemens
+            syn.w = np.full(len(pre_idx), proj.weight) * siemens
             weights[proj.label] = b2.StateMonitor(syn, "w", record=np.arange(len(pre_idx)),
                                                  dt=proto.eval_every * second,
                                                  name=f"w_{proj.label}")
