@@ -46,7 +46,7 @@ from ..initial import effective_weights, initial_weights
 from ..spec import Model
 from ..transfer import transfer
 from .adam import Adam
-from .linalg import gemm_update, matmul_into
+from .linalg import gemm_update, matmul, matmul_into
 
 @dataclass
 class State:
@@ -435,13 +435,13 @@ class RateNetwork:
                 else:
                     us = s.u[post]
                 if self.adam[k] is not None:
-                    self.adam[k].step(w, us.T @ xs / trials - w * x_sq, eta_w)
+                    self.adam[k].step(w, matmul(us.T, xs) / trials - w * x_sq, eta_w)
                 else:
                     w *= 1.0 - eta_w * x_sq
                     gemm_update(w, us.T, xs, eta_w / trials)
             elif rule == "delta":
                 if self.adam[k] is not None:
-                    self.adam[k].step(w, s.delta[post].T @ xs / trials, eta_w)
+                    self.adam[k].step(w, matmul(s.delta[post].T, xs) / trials, eta_w)
                 else:
                     gemm_update(w, s.delta[post].T, xs, eta_w / trials)
             if self.b[k] is not None:
