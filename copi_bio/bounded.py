@@ -108,7 +108,7 @@ MAX_RESULT_BYTES = 2 * 2 ** 30
 """Bytes of data a result file may declare (all variables together)."""
 
 
-def check_declared_bytes(path: str | Path, max_bytes: int, where: str | None = None) -> None:
+def check_declared_bytes(path: str | Path, max_bytes: int) -> None:
     """Refuse a netCDF file whose variables declare more than ``max_bytes`` of data.
 
     Reads only the file's metadata (with netCDF4, before xarray, which loads
@@ -118,8 +118,6 @@ def check_declared_bytes(path: str | Path, max_bytes: int, where: str | None = N
     ----------
     path : str or Path
     max_bytes : int
-    where : str, optional
-        The file, for the message (default ``path``).
 
     Raises
     ------
@@ -142,5 +140,5 @@ def check_declared_bytes(path: str | Path, max_bytes: int, where: str | None = N
     total = sum(sizes.values())
     if total > max_bytes:
         largest = max(sizes, key=sizes.get)
-        raise _refuse(where or str(path), f"the data it declares (largest: {largest!r}, {sizes[largest]} bytes)",
+        raise _refuse(str(path), f"the data it declares (largest: {largest!r}, {sizes[largest]} bytes)",
                       total, max_bytes)

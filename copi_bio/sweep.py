@@ -47,7 +47,6 @@ import tomli_w
 import xarray as xr
 
 from .atomic import atomic_write
-from .bounded import MAX_RESULT_BYTES, check_declared_bytes
 from .errors import CopiBioError, ModelError
 from .modelfile import load_model, model_hash, parse_override, resolve_model_path
 from .outdir import output_path, prepare_output_folder
@@ -382,8 +381,7 @@ class Sweep:
         loaded: dict[tuple, xr.Dataset] = {}
         for run in runs:
             pos = run.index + (seed_pos[run.seed],)
-            if self.is_finished(run):
-                check_declared_bytes(self.result_path(run), MAX_RESULT_BYTES)
+            if self.is_finished(run):  # its declared size was checked there (stored_identity)
                 with xr.open_dataset(self.result_path(run), engine="netcdf4") as ds:
                     metric_vars = [n for n, v in ds.data_vars.items() if v.dims == ("t_eval",)]
                     loaded[pos] = ds[metric_vars].load()

@@ -76,16 +76,23 @@ def standalone_dir(params: SpikingParams, key: str) -> Path:
     return cache_dir() / "brian2_standalone" / digest
 
 
-def _lock(path: Path, wait: bool) -> bool:
-    """Take the exclusive lock file ``path`` (kept open until :func:`release`); False if it is held."""
+def _flock(path: Path, wait: bool) -> int | None:
+    """Open and exclusively lock the file ``path``; the open descriptor, or None if another holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         os.close(fd)
-        return False
-    _LOCKS.append(fd)
-    return True
+        return None
+    return fd
+
+
+def _lock(path: Path, wait: bool) -> bool:
+    """Take the exclusive lock file ``path`` (kept open until :func:`release`); False if it is held."""
+    fd = _flock(path, wait)
+    if fd is not None:
+        _LOCKS.append(fd)
+    return fd is not None
 
 
 def claim_folder(params: SpikingParams, key: str) -> Path:
@@ -136,12 +143,11 @@ def _build_lock(directory: Path):
     if fcntl is None:  # pragma: no cover
         yield
         return
-    fd = os.open(directory.parent / "build.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _flock(directory.parent / "build.lock", wait=True)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)
+        os.close(fd)  # closing the file releases its lock
 
 
 def _adopt_sibling(directory: Path) -> None:
