@@ -44,7 +44,7 @@ def run_copi(model) -> tuple[float, float, int]:
     """Build and run through copi_bio; returns total wall time, simulation
     time (the Brian2 ``run`` call, or the compiled binary for cpp_standalone)
     and the number of input spikes."""
-    from copi_bio.spiking.run import run_spiking
+    from copi_bio.spiking import run_spiking
     t0 = time.perf_counter()
     record = run_spiking(model)
     wall = time.perf_counter() - t0

@@ -20,12 +20,11 @@ from .modelfile import available_models, load_model, parse_model
 from .results import open_result, save_result, summarize
 from .simulation import simulate
 from .sweep import Sweep, run_sweep
-from .spec import (CopiRule, DecorrelationTask, DeltaRule, DigitsTask, FeedbackPathway, LateralInhibition,
-                   MnistTask, Model, NoPlasticity, Population, Protocol, Recording, TeacherStudentTask)
-from .spec_spiking import (CommonInput, CovarianceRule, NetworkModel, NetworkPopulation, NetworkProtocol,
-                           NetworkRecording, NetworkSpec, Projection, SpikingParams, VogelsSprekelerRule)
-
-__version__ = "0.1.0"
+from .version import __version__
+from .spec import (CommonInput, CopiRule, CovarianceRule, DecorrelationTask, DeltaRule, DigitsTask,
+                   FeedbackPathway, LateralInhibition, MnistTask, Model, NetworkModel, NetworkPopulation,
+                   NetworkProtocol, NetworkRecording, NetworkSpec, NoPlasticity, Population, Projection, Protocol,
+                   Recording, SpikingParams, TeacherStudentTask, VogelsSprekelerRule)
 
 __all__ = [
     "CopiBioError", "ModelError", "SimulationError", "available_models", "load_model",

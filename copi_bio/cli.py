@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .checkpoint import CheckpointError, checkpoint_path, read_header, remove_checkpoint
-from .errors import CopiBioError, SimulationError
+from .errors import CheckpointError, CopiBioError, SimulationError
 from .modelfile import DEFAULT_MODEL, available_models, load_model, model_hash, read_model_table
 from .outdir import output_path, prepare_output_folder
+from .rate.checkpoint import checkpoint_path, read_header, remove_checkpoint
 from .results import check_replace, open_result, save_result, summarize
 from .simulation import simulate
 from .spec import Model
@@ -82,7 +82,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import Sweep, parse_grid, parse_seeds, summary_table
+    from .sweep import Sweep
+    from .sweep.dataset import summary_table
+    from .sweep.grid import parse_grid, parse_seeds
 
     grid: dict = {}
     for text in args.grid:

@@ -62,3 +62,7 @@ class SimulationError(CopiBioError, RuntimeError):
             f"{variable} of {population!r} became non-finite or ran away at "
             f"t = {time:.4g} s; {cause}"
         )
+
+
+class CheckpointError(CopiBioError):
+    """A checkpoint cannot be used (other model, other format, unreadable)."""

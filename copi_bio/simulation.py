@@ -60,7 +60,7 @@ def simulate(model: Model, progress: bool = False, checkpoint: str | Path | None
     checkpoint : path, optional
         Rate backend: checkpoint file; if it exists the run resumes from it
         and ends bit-identical to an uninterrupted run. Refused with
-        :class:`~copi_bio.checkpoint.CheckpointError` if it belongs to another
+        :class:`~copi_bio.errors.CheckpointError` if it belongs to another
         model. The file is not deleted here (``copi-bio run`` deletes it).
     checkpoint_every : int, optional
         Rate backend: write ``checkpoint`` every this many presentations.

@@ -15,7 +15,7 @@ import xarray as xr
 from copi_bio.errors import ModelError
 from copi_bio.modelfile import load_model
 from copi_bio.simulation import simulate
-from copi_bio.spiking.network import random_pairs
+from copi_bio.spiking.ei_network.build import random_pairs
 from copi_bio.spiking.parameters import declare
 
 SHORT = ["protocol.duration='1 s'", "protocol.eval_every='0.5 s'",

@@ -1,7 +1,7 @@
 """Checkpoint/resume of single runs: kill -9 mid-run, rerun, compare with an uninterrupted run.
 
 Checkpoints are data only (an .npz archive with a JSON header, no pickle; see
-copi_bio.checkpoint); tests/test_security.py plants hostile files at their names.
+copi_bio.rate.checkpoint); tests/test_security.py plants hostile files at their names.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import xarray as xr
 from conftest import ROOT, small_model
 
 import copi_bio
-from copi_bio.checkpoint import (CheckpointError, array_state, checkpoint_path, load_checkpoint, model_hash,
-                                 read_header, save_checkpoint)
 from copi_bio.rate import network
+from copi_bio.rate.checkpoint import (CheckpointError, checkpoint_path, load_checkpoint, model_hash, read_header,
+                                      save_checkpoint)
+from copi_bio.rate.checkpoint_state import array_state
 from copi_bio.rate.simulate import run_rate
 from copi_bio.results import to_dataset
 
@@ -169,7 +170,7 @@ def _same(a, b, where="state") -> None:
 
 def test_every_state_field_and_network_array_round_trips(tmp_path):
     """Fields are found by walking the dataclass: a field added to State is saved
-    without any change to copi_bio.checkpoint."""
+    without any change to copi_bio.rate.checkpoint_state."""
     model = small_model(lateral={"statistics": "centered"}, plasticity={"optimizer": "adam"})
     net = network.RateNetwork(model, np.random.default_rng(3))
     state = net.new_state(model.protocol.trials)

@@ -29,7 +29,7 @@ def test_spiking_weight_divergence_names_connection_and_keeps_partial():
 def test_spiking_nonfinite_potential_detected(monkeypatch):
     import importlib
 
-    run_mod = importlib.import_module("copi_bio.spiking.run")
+    run_mod = importlib.import_module("copi_bio.spiking.chain.run")
     real = run_mod._collect
 
     def poisoned(model, task, snet, record):

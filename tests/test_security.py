@@ -28,14 +28,16 @@ from copi_bio import cli
 from copi_bio.atomic import atomic_write
 from copi_bio.analysis.recordings import load_spiketrains
 from copi_bio.bounded import InputTooLarge
-from copi_bio.checkpoint import (VERSION, CheckpointError, array_state, checkpoint_path, load_checkpoint, model_hash,
-                                 save_checkpoint)
 from copi_bio.errors import ModelError
 from copi_bio.outdir import OutputError, output_path
 from copi_bio.rate import network
+from copi_bio.rate.checkpoint import (VERSION, CheckpointError, checkpoint_path, load_checkpoint, model_hash,
+                                      save_checkpoint)
+from copi_bio.rate.checkpoint_state import array_state
 from copi_bio.rate.simulate import run_rate
 from copi_bio.results import ResultExistsError
-from copi_bio.sweep import Sweep, _run_name
+from copi_bio.sweep import Sweep
+from copi_bio.sweep.grid import run_name as _run_name
 from copi_bio.tasks import load_mnist
 
 

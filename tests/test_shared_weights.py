@@ -10,7 +10,7 @@ from conftest import override_error
 from copi_bio import load_model, simulate
 from copi_bio.initial import effective_weights
 from copi_bio.metrics import teacher_agreement
-from copi_bio.spiking import shared_weights
+from copi_bio.spiking.chain import shared_weights
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from conftest import override_error
 from copi_bio import load_model, simulate
 from copi_bio.modelfile import dumps_model, parse_model, read_model_table
 from copi_bio.results import open_result, save_result
-from copi_bio.spec_spiking import CovarianceRule, NetworkModel, VogelsSprekelerRule
+from copi_bio.spec import CovarianceRule, NetworkModel, VogelsSprekelerRule
 from copi_bio.spiking.measures import isi_cv, spike_counts
 
 BEFORE = (1.0, 5.0)  # plasticity starts at 5 s; the first second is the onset transient

@@ -1,4 +1,4 @@
-"""Stability criteria of the rate backend (copi_bio/stability.py, docs/equations.md "Stability").
+"""Stability criteria of the rate backend (copi_bio/spec/stability.py, docs/equations.md "Stability").
 
 Every combination of learning rates, gains, time constants, time steps,
 rules, pathways and onsets that validation accepts must run without

@@ -19,7 +19,8 @@ from conftest import ROOT
 import copi_bio
 from copi_bio.modelfile import model_hash
 from copi_bio.results import ResultExistsError
-from copi_bio.sweep import Sweep, parse_grid, parse_seeds, run_sweep
+from copi_bio.sweep import Sweep, run_sweep
+from copi_bio.sweep.grid import parse_grid, parse_seeds
 
 SMALL = ["protocol.presentations=100", "protocol.trials=8", "protocol.eval_every=50"]
 GRID = {"feedback.gamma": [1, 4]}

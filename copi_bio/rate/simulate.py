@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import array_state, load_checkpoint, restore_array_state, save_checkpoint
 from ..errors import RUNAWAY, ModelError, SimulationError
 from ..initial import seeded_generators
 from ..metrics import relative_error, teacher_agreement
@@ -16,8 +15,11 @@ from ..progress import ProgressBar
 from ..record import ConnectionStats, RunRecord
 from ..spec import Model
 from ..tasks import TaskData, build_task
+from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint_state import array_state, restore_array_state
 from .linalg import blas_threads, matmul
-from .network import RateNetwork, State
+from .network import RateNetwork
+from .parameters import State
 
 EVAL_CHUNK = 2048
 
@@ -98,7 +100,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
         Show a progress bar with live metrics.
     checkpoint : path, optional
         Checkpoint file. If it exists the run resumes from it (and the result
-        is bit-identical to an uninterrupted run); see :mod:`copi_bio.checkpoint`.
+        is bit-identical to an uninterrupted run); see :mod:`copi_bio.rate.checkpoint`.
     checkpoint_every : int, optional
         Write ``checkpoint`` every this many presentations (needs ``checkpoint``).
         The file is left in place at the end; callers delete it.

@@ -10,14 +10,14 @@ The spike-driven chain models (``spiking.neuron = "lif_spike"``) use
 :func:`two_compartment_lif` for hidden and output populations; both carry
 spike-driven synaptic currents (:func:`synaptic_current`) and a presynaptic
 spike trace (:data:`SPIKE_TRACE`) that the learning rules read. The neurons
-of the trace formulation are in :mod:`copi_bio.spiking.builder`.
+of the trace formulation are in :mod:`copi_bio.spiking.chain.trace`.
 """
 
 from __future__ import annotations
 
 from brian2 import amp, farad, second, siemens, volt
 
-from ..spec_spiking import NetworkPopulation
+from ..spec import NetworkPopulation
 
 LIF_CONDUCTANCE = """
 dv/dt = (g_leak * (E_leak - v) + g_exc * (E_exc - v) + g_inh * (E_inh - v) + I_bg + I_common) / C_m : volt (unless refractory)

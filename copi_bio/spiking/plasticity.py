@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from brian2 import second, siemens
 
-from ..spec_spiking import CovarianceRule, PlasticityRule, VogelsSprekelerRule
+from ..spec import CovarianceRule, PlasticityRule, VogelsSprekelerRule
 from .neurons import slow_rate, slow_rate_reset
 from .synapses import current_on_pre
 
@@ -59,7 +59,7 @@ Brian2 runs ``on_pre`` before the presynaptic reset that adds it)."""
 
 COPI_FORWARD_SPIKE_DRIVEN = "w_post += eta_w * gate_w(t) / (rs * copies) * ((u_q - ubar_q) - w_post * activity_pre)"
 """Event-driven COPI forward rule of the spike-driven formulation, applied by a learning synapse to the
-shared weight ``w_post`` (:mod:`copi_bio.spiking.shared_weights`) at a spike of its presynaptic cell;
+shared weight ``w_post`` (:mod:`copi_bio.spiking.chain.shared_weights`) at a spike of its presynaptic cell;
 ``u_q``, ``ubar_q`` are the somatic potential and its slow mean of the postsynaptic cell of the same
 copy. The decay reads the fluctuation ``activity_pre`` of the presynaptic firing intensity filtered like
 a spike trace, which (unlike the trace itself) the regularity of LIF spike trains does not bias."""

@@ -1,4 +1,4 @@
-"""Run protocol of an E/I network model (:class:`~copi_bio.spec_spiking.NetworkModel`).
+"""Run protocol of an E/I network model (:class:`~copi_bio.spec.NetworkModel`).
 
 One Brian2 ``run`` of ``protocol.duration``. Afterwards, for every interval
 of ``protocol.eval_every``, the metrics are
@@ -26,12 +26,12 @@ import brian2 as b2
 import numpy as np
 from brian2 import ms, second
 
-from ..errors import SimulationError
-from ..record import RunRecord
-from ..spec_spiking import NetworkModel
-from . import device
-from .measures import count_correlation, isi_cv, spike_counts
-from .network import EINetwork, build_network
+from ...errors import SimulationError
+from ...record import RunRecord
+from ...spec import NetworkModel
+from .. import device
+from ..measures import count_correlation, isi_cv, spike_counts
+from .build import EINetwork, build_network
 
 
 def structure_key(model: NetworkModel) -> str:

@@ -1,16 +1,10 @@
-"""Spec objects of the spiking backend.
+"""Spec objects of an excitatory/inhibitory network model (a model file with a ``[network]`` table).
 
-Two kinds of spiking model exist:
-
-* a chain model (:class:`~copi_bio.spec.Model`, ``backend = "spiking"``) whose
-  ``[spiking]`` table (:class:`SpikingParams`) says how the rate chain is
-  turned into spikes;
-* an excitatory/inhibitory network (:class:`NetworkModel`, a model file with a
-  ``[network]`` table): typed populations of conductance-based LIF neurons,
-  projections with a connection probability and plastic inhibition.
-
-The objects only hold and check values; :mod:`copi_bio.spiking` builds them.
-All quantities are SI floats (s, Hz, V, S, F, A).
+Typed populations of conductance-based LIF neurons, projections with a
+connection probability and plastic inhibition, a shared input, and the
+model that holds them (:class:`NetworkModel`). The objects only hold and
+check values; :mod:`copi_bio.spiking` builds them. All quantities are SI
+floats (s, Hz, V, S, F, A).
 """
 
 from __future__ import annotations
@@ -19,103 +13,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
-from .errors import ModelError
-from .spec import MAX_POPULATION, ModelBase, Spec, SpecBase, param
-from .units import format_quantity
-
-RENAMED_NEURONS = {
-    "poisson": "'poisson_rate': the trace formulation was renamed (it is a rate model with spike noise); "
-               "spike-driven synapses: 'lif_spike'",
-    "lif": "'lif_rate': the trace formulation was renamed (it is a rate model with spike noise); "
-           "spike-driven synapses and LIF neurons: 'lif_spike'",
-}
-"""Old ``spiking.neuron`` values and what to use instead (the old names meant the trace formulation)."""
-
-
-@dataclass(frozen=True)
-class SpikingParams(SpecBase):
-    """Parameters of the spiking backend (the ``[spiking]`` table).
-
-    ``neuron`` selects how a chain model spikes:
-
-    * ``poisson_rate`` and ``lif_rate`` (the trace formulation) are rate
-      models with spike noise: synapses pass low-pass filtered spike-trace
-      fluctuations ``xi = (x - xbar) / rate_scale``, not spikes, and neurons
-      spike as Poisson processes or as noisy LIF neurons at the rate of the
-      rate model;
-    * ``lif_spike`` (the spike-driven formulation) is a spiking network:
-      Poisson input neurons and two-compartment LIF neurons (a somatic
-      potential ``u`` that is not reset, the learning signal, and a
-      threshold-reset spike-initiation zone with refractoriness); every
-      forward and lateral synapse passes spikes as current jumps decaying
-      with ``tau_syn``; forward and lateral weights learn at spikes from
-      local traces (:mod:`copi_bio.spiking.spike_chain`).
-
-    Input values ``z`` become rates ``rate_offset + rate_scale * z`` (clipped
-    to ``[0, max_rate]``; ``input_rate_offset`` and ``input_rate_scale``
-    replace them for the input population). For a ``[network]`` model only
-    ``count_window``, ``rate_bin``, ``record_spikes``, ``device``,
-    ``codegen``, ``threads`` and ``build_dir`` apply.
-    """
-
-    _path = "spiking"
-
-    neuron: str = param("choice", "poisson_rate", choices=("poisson_rate", "lif_rate", "lif_spike"),
-                        doc="trace formulation (rate model with Poisson or noisy LIF spike noise) or "
-                            "spike-driven formulation (two-compartment LIF, synapses pass spikes)")
-    tau_trace: float = param("time", 20e-3, low=0, doc="presynaptic spike-trace time constant")
-    tau_mean: float = param("time", 2.0, low=0, doc="running-mean time constant (centering)")
-    rate_offset: float = param("rate", 10.0, low=0, strict=False, doc="rate at input value / f(u) = 0")
-    rate_scale: float = param("rate", 5.0, low=0, doc="rate per unit input value / f(u)")
-    max_rate: float = param("rate", 50.0, low=0, doc="upper clip of firing rates")
-    input_rate_offset: float | None = param("rate", None, low=0, strict=False, optional=True,
-                                            doc="rate_offset of the input population (default rate_offset)")
-    input_rate_scale: float | None = param("rate", None, low=0, optional=True,
-                                           doc="rate_scale of the input population (default rate_scale)")
-    eta_lateral: float | None = param("float", None, low=0, strict=False, optional=True,
-                                      doc="lateral learning rate (1/s; default 1 / lateral.tau)")
-    eta_forward: float | None = param("float", None, low=0, strict=False, optional=True,
-                                      doc="forward learning rate (1/s; default 1 / plasticity.tau)")
-    forward_update: str = param("choice", "spike", choices=("spike", "clock"),
-                                doc="apply the forward COPI rule at presynaptic spikes (unbiased) or every step")
-    dale: str = param("choice", "inhibitory", choices=("none", "inhibitory"),
-                      doc="lateral weights signed (none) or kept M >= 0 (inhibitory)")
-    tau_lif: float = param("time", 10e-3, low=0, doc="lif_rate, lif_spike: LIF membrane time constant")
-    lif_noise: float = param("float", 0.5, low=0, strict=False,
-                             doc="lif_rate, lif_spike: membrane noise (threshold units)")
-    refractory: float = param("time", 2e-3, low=0, strict=False, doc="lif_rate, lif_spike: refractory period")
-    tau_syn: float = param("time", 5e-3, low=0, doc="lif_spike: decay time of the synaptic currents")
-    summation_dt: float | None = param("time", None, low=0, optional=True,
-                                       doc="lif_spike: interval at which the slow summed currents (balance current, "
-                                           "bp top-down and adjoint currents) are recomputed (default: every dt)")
-    count_window: float = param("time", 0.1, low=0, doc="counting window of spike-count correlations")
-    rate_bin: float = param("time", 0.1, low=0, doc="bin width of stored rates rate_<pop>")
-    record_spikes: bool = param("bool", True, doc="store spike times and indices in the results")
-    device: str = param("choice", "runtime", choices=("runtime", "cpp_standalone"),
-                        doc="Brian2 device")
-    codegen: str = param("choice", "numpy", choices=("numpy", "cython"),
-                         doc="code generation target of the runtime device")
-    threads: int = param("int", 0, low=0, strict=False, doc="OpenMP threads of cpp_standalone (0: off)")
-    build_dir: str | None = param("str", None, optional=True,
-                                  doc="cpp_standalone build folder (default: a per-user cache folder)")
-
-    def rates(self, index: int) -> tuple[float, float]:
-        """``(rate_offset, rate_scale)`` (Hz) of chain population ``index`` (0: the input)."""
-        if index == 0:
-            offset, scale = self.input_rate_offset, self.input_rate_scale
-            return (self.rate_offset if offset is None else offset, self.rate_scale if scale is None else scale)
-        return self.rate_offset, self.rate_scale
-
-    @classmethod
-    def from_mapping(cls, data: Any, path: str) -> "SpikingParams":
-        """As :meth:`SpecBase.from_mapping`; old neuron names are refused with their new name."""
-        if isinstance(data, Mapping) and isinstance(data.get("neuron"), str) and data["neuron"] in RENAMED_NEURONS:
-            old = data["neuron"]
-            raise ModelError(f"{path}.neuron", old, RENAMED_NEURONS[old])
-        return super().from_mapping(data, path)
-
-
-# ---------------------------------------------------------------- E/I network
+from ..errors import ModelError
+from ..units import format_quantity
+from .base import ModelBase, Spec, SpecBase
+from .chain import MAX_POPULATION
+from .params import param
+from .spiking import SpikingParams
 
 CELL_TYPES = ("excitatory", "inhibitory")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

@@ -21,9 +21,9 @@ import brian2 as b2
 import numpy as np
 from brian2 import amp, second, siemens, volt
 
-from ..spec_spiking import CommonInput, NetworkModel
-from . import neurons, plasticity, synapses
-from .parameters import RunParameters, declare
+from ...spec import CommonInput, NetworkModel
+from .. import neurons, plasticity, synapses
+from ..parameters import RunParameters, declare
 
 
 def common_input_trace(spec: CommonInput, duration: float, rng: np.random.Generator) -> np.ndarray:

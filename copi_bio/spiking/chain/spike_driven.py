@@ -1,7 +1,8 @@
 """Brian2 network of a chain model in the spike-driven formulation (``neuron = "lif_spike"``).
 
 Built from the spec objects only, with the same interface as the trace
-formulation's :mod:`copi_bio.spiking.builder`:
+formulation's :mod:`copi_bio.spiking.chain.trace` (the pieces both share are in
+:mod:`copi_bio.spiking.chain.common`):
 
 * the stimulus population is a set of Poisson spike sources firing at
   ``rate_offset + rate_scale * (z(t) - I_lat)``
@@ -24,7 +25,7 @@ formulation's :mod:`copi_bio.spiking.builder`:
   adjoint of the population's own lateral stage as in the rate backend, the
   non-local weight-transport reference; ``fa``/``dfa``: fixed random, shared
   with the trace formulation's
-  :func:`~copi_bio.spiking.builder.build_random_feedback`).
+  :func:`~copi_bio.spiking.chain.common.build_random_feedback`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ import brian2 as b2
 import numpy as np
 from brian2 import Hz, second
 
-from ..spec import Model
-from . import builder, neurons, plasticity, shared_weights, synapses
+from ...spec import Model
+from .. import neurons, plasticity, synapses
+from . import common, shared_weights
 
-build_random_feedback = builder.build_random_feedback
+build_random_feedback = common.build_random_feedback
 
 MIN_RATE = 0.01
 """Lowest rate (Hz) the LIF drive ``J`` is computed for (``J -> 1`` below it: the neuron falls silent)."""
@@ -69,9 +71,9 @@ def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
     pop, proto = model.populations[0], model.protocol
     ns = _namespace(model, 0)
     ns["stim"] = b2.TimedArray(stim, dt=proto.t_present * second)
-    group = builder.neuron_group(pop, neurons.POISSON_INPUT, ("exponential_euler", "euler"), copies=proto.trials,
-                                 threshold="rand() < rate * dt", reset=neurons.TRACE_RESET, dt=proto.dt * second,
-                                 namespace=ns, name=f"pop_{pop.name}")
+    group = common.neuron_group(pop, neurons.POISSON_INPUT, ("exponential_euler", "euler"), copies=proto.trials,
+                                threshold="rand() < rate * dt", reset=neurons.TRACE_RESET, dt=proto.dt * second,
+                                namespace=ns, name=f"pop_{pop.name}")
     group.x = group.xbar = group.rate_f = group.rate_bar = ns["r0"]
     return group
 
@@ -87,12 +89,12 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
     pop, proto = model.populations[index], model.protocol
     ns = _namespace(model, index)
     prediction = model.feedback.perturbation == "prediction"
-    f_expr, fp_expr = builder.transfer_expressions(pop, "a" if prediction else "u")
-    delta = builder.delta_equations(model, index, target, ns, adjoint=_adjoint(model, index))
+    f_expr, fp_expr = common.transfer_expressions(pop, "a" if prediction else "u")
+    delta = common.delta_equations(model, index, target, ns, adjoint=_adjoint(model, index))
     eqs, spiking = neurons.two_compartment_lif(f_expr, fp_expr, delta, prediction=prediction)
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
-    group = builder.neuron_group(pop, eqs, methods, copies=proto.trials, dt=proto.dt * second, namespace=ns,
-                                 name=f"pop_{pop.name}", **spiking)
+    group = common.neuron_group(pop, eqs, methods, copies=proto.trials, dt=proto.dt * second, namespace=ns,
+                                name=f"pop_{pop.name}", **spiking)
     if "nudge" in eqs:
         group.nudge = 1.0
     group.x = group.xbar = group.rate_f = group.rate_bar = ns["r0"]
@@ -113,7 +115,7 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     rule = plasticity.copi_forward()
     copies, dt = model.protocol.trials, model.protocol.dt
     n_pre, n_post = w0.shape[1], w0.shape[0]
-    ns = {**builder.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate, "copies": copies}
+    ns = {**common.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate, "copies": copies}
     table = shared_weights.table_group(f"W_{k}", rule.var, w0.T.ravel(), dt)
     pairs = shared_weights.copy_pairs(copies, n_pre, n_post)
     summed = synapses.balance_current("w")
@@ -138,7 +140,7 @@ def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArr
     rule = plasticity.lateral_covariance(dale=model.spiking.dale == "inhibitory")
     copies, dt = model.protocol.trials, model.protocol.dt
     n = model.populations[k].size
-    ns = {**builder.shared_namespace(group, group), "eta_l": eta * Hz, "gate_l": gate, "copies": copies}
+    ns = {**common.shared_namespace(group, group), "eta_l": eta * Hz, "gate_l": gate, "copies": copies}
     table = shared_weights.table_group(f"M_{k}", rule.var, np.zeros(n * n), dt)
     pre, post, element = shared_weights.copy_pairs(copies, n, n, exclude_self=True)
     summed = "I_adj_pre = M * y_post : 1 (summed)\n" if k > 0 and _adjoint(model, k) else ""

@@ -1,0 +1,289 @@
+"""Run protocol of a chain model on the spiking backend (both formulations: trace,
+:mod:`copi_bio.spiking.chain.trace`, and spike-driven,
+:mod:`copi_bio.spiking.chain.spike_driven`).
+
+The whole run is one Brian2 ``run`` call (so that ``cpp_standalone`` works):
+stimuli, targets and plasticity gates are :class:`brian2.TimedArray`
+schedules, weights are sampled by monitors, and the metrics are computed
+afterwards from the weight snapshots and spike trains:
+
+* ``test_loss`` / ``test_accuracy``: the rate read-out of the learned
+  effective weights ``f(W (I+M)^-1 (z - <z>))`` on the test set, layer by
+  layer (the rules learn on fluctuations around running means, so the input
+  of every connection is centred by its test-set mean);
+* ``inference_error_teacher``: ``||W_eff - W_T|| / ||W_T||`` (one connection);
+* ``mean_abs_corr_<pop>`` / ``mean_spike_count_corr_<pop>``: mean |r_sc| / mean
+  r_sc of spike counts in ``spiking.count_window`` windows of each evaluation
+  interval, for decorrelated populations; ``mean_rate_<pop>`` in Hz.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+
+import brian2 as b2
+import numpy as np
+from brian2 import second
+
+from ...errors import RUNAWAY, SimulationError
+from ...initial import effective_weights, initial_weights, seeded_generators
+from ...metrics import relative_error, teacher_agreement
+from ...record import RunRecord
+from ...spec import Model
+from ...tasks import TaskData, build_task
+from ...transfer import transfer
+from .. import device
+from ..measures import count_correlation, spike_counts
+from . import common, shared_weights, spike_driven, trace
+
+
+def _gates(model: Model) -> tuple[np.ndarray, np.ndarray, float]:
+    """Factors of the forward and lateral learning rates (settle, onset, anneal) and their time step.
+
+    The factors change only at presentation onsets and at the end of
+    ``t_settle``, so they are sampled every ``gcd(t_present, t_settle)``
+    (in steps of ``dt``) rather than every step.
+    """
+    proto = model.protocol
+    steps, settle = proto.steps_per_presentation, proto.settle_steps
+    block = math.gcd(steps, settle)
+    p = np.arange(proto.presentations)
+    scale = 1.0 / (1.0 + p / proto.anneal) if proto.anneal else np.ones(len(p))
+    within = (np.arange(0, steps, block) >= settle).astype(float)
+    lat = (scale[:, None] * within[None, :]).ravel()
+    fwd = ((scale * (p >= proto.forward_onset))[:, None] * within[None, :]).ravel()
+    if model.plasticity.rule == "none":
+        fwd[:] = 0.0
+    if model.lateral.rule == "none":
+        lat[:] = 0.0
+    return fwd, lat, block * proto.dt
+
+
+def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """Input values and targets of every presentation, ``(presentations, trials * n)``: each copy of the
+    network (``protocol.trials``) is shown its own stimuli, copy ``c`` in columns ``c * n ...``."""
+    proto = model.protocol
+    z, t = task.batch(rng, proto.presentations * proto.trials)
+    z = np.asarray(z, dtype=float).reshape(proto.presentations, -1)
+    return z, (np.asarray(t, dtype=float).reshape(proto.presentations, -1) if task.n_out else None)
+
+
+def _weight_source(obj, lateral: bool, n_pre: int, n_post: int):
+    """The Brian2 object that holds a connection's weights, how many it holds, and the map from its
+    values to a dense ``(n_post, n_pre)`` matrix (shared table of the spike-driven chain, or the
+    all-to-all synapses of the trace formulation, ``lateral`` ones without self-connections)."""
+    if isinstance(obj, shared_weights.SharedTable):
+        return obj.table, len(obj.table), obj.matrix
+    count = n_pre * (n_post - 1) if lateral else n_pre * n_post
+    return obj, count, lambda values: common.matrix(obj, values, n_pre, n_post)
+
+
+def build(model: Model, task: TaskData, init_rng: np.random.Generator,
+          data_rng: np.random.Generator) -> common.SpikingNetwork:
+    """Create all Brian2 objects of a model (the device must already be active)."""
+    proto, spk, rec = model.protocol, model.spiking, model.recording
+    pops = model.populations
+    n_layers = len(pops) - 1
+    stim, target = _stimuli(task, model, data_rng)
+    fwd_gate, lat_gate, gate_dt = _gates(model)
+    gate_w = b2.TimedArray(fwd_gate, dt=gate_dt * second)
+    gate_l = b2.TimedArray(lat_gate, dt=gate_dt * second)
+    chain = spike_driven if spk.neuron == "lif_spike" else trace
+    eta_w = spk.eta_forward if spk.eta_forward is not None else 1.0 / model.plasticity.tau
+    eta_l = spk.eta_lateral if spk.eta_lateral is not None else 1.0 / model.lateral.tau
+    groups = [chain.build_stimulus(model, stim)]
+    groups += [chain.build_soma(model, i, target) for i in range(1, len(pops))]
+    w0 = initial_weights(model, init_rng)
+    forward = [chain.build_forward(model, k, groups[k], groups[k + 1], w0[k], gate_w, eta_w)
+               for k in range(n_layers)]
+    lateral = []
+    for k in range(max(1, n_layers)):
+        on = model.lateral.rule != "none" and model.decorrelates(k)
+        lateral.append(chain.build_lateral(model, k, groups[k], gate_l, eta_l) if on else None)
+    extra = []
+    if model.feedback.mode in ("fa", "dfa"):
+        for k in range(1, n_layers):
+            src = k + 1 if model.feedback.mode == "fa" else n_layers
+            n_src = pops[src].size
+            g = init_rng.standard_normal((n_src, pops[k].size)) * model.feedback.scale \
+                * np.sqrt(2.0 / (n_src + pops[k].size))
+            extra.append(chain.build_random_feedback(model, k, groups[src], groups[k], g))
+    # spikes of the first copy (all copies are statistically alike)
+    spikes = [b2.SpikeMonitor(g[:p.size], name=f"spikes_{p.name}") for g, p in zip(groups, pops)]
+    snap_every = math.gcd(proto.eval_every, rec.weights_every or proto.eval_every)
+    snap_dt = snap_every * proto.t_present * second
+    weight_mons = {}
+    named = [(f"W_{pops[k].name}_{pops[k + 1].name}", "w", obj, pops[k].size, pops[k + 1].size)
+             for k, obj in enumerate(forward)]
+    named += [(f"M_{pops[k].name}", "M", obj, pops[k].size, pops[k].size)
+              for k, obj in enumerate(lateral) if obj is not None]
+    for name, var, obj, n_pre, n_post in named:
+        source, count, to_matrix = _weight_source(obj, var == "M", n_pre, n_post)
+        weight_mons[name] = (b2.StateMonitor(source, var, record=np.arange(count), dt=snap_dt),
+                             source, var, to_matrix)
+    state_mons = {}
+    if rec.trials and rec.variables:
+        interval = (rec.interval or proto.t_present) * second
+        for i, (g, p) in enumerate(zip(groups, pops)):
+            for var in rec.variables:
+                name = {"r": "rate", "x": "fluct"}.get(var, var)
+                if i == 0 and var in ("u", "delta"):
+                    continue
+                state_mons[(var, p.name)] = (b2.StateMonitor(g, name, record=np.arange(rec.trials * p.size),
+                                                             dt=interval), name, p.size)
+    connections = [obj for obj in forward + lateral if obj is not None]
+    objs = groups + [o for c in connections for o in (c.objects if isinstance(c, shared_weights.SharedTable)
+                                                      else [c])] + extra + spikes
+    objs += [m[0] for m in weight_mons.values()] + [m[0] for m in state_mons.values()]
+    net = b2.Network(*objs)
+    return common.SpikingNetwork(net, groups, forward, lateral, spikes, weight_mons, state_mons,
+                                 duration=proto.presentations * proto.t_present)
+
+
+def _snapshots(model: Model, snet: common.SpikingNetwork) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
+    """Weight matrices at every monitored time plus the end of the run."""
+    times, mats = None, {}
+    for name, (mon, source, var, to_matrix) in snet.weight_monitors.items():
+        values = np.asarray(getattr(mon, var))  # (synapses, samples)
+        final = np.asarray(getattr(source, var)[:])
+        t = np.append(np.asarray(mon.t / second), snet.duration)
+        mats[name] = [to_matrix(values[:, s]) for s in range(values.shape[1])] + [to_matrix(final)]
+        times = t
+    if times is None:
+        n = int(round(snet.duration / (model.protocol.eval_every * model.protocol.t_present)))
+        times = np.arange(n + 1) * model.protocol.eval_every * model.protocol.t_present
+    return times, mats
+
+
+def _readout(model: Model, task: TaskData, ws: list[np.ndarray], ms: list[np.ndarray | None]) -> dict:
+    if task.n_out == 0 or not ws:
+        return {}
+    # the rules learn on fluctuations around running means: centre the inputs of every connection
+    h = task.test_inputs
+    for k, w in enumerate(ws):
+        pop = model.populations[k + 1]
+        f = transfer(pop.transfer, pop.slope)[0]
+        h = f((h - h.mean(axis=0)) @ effective_weights(w, ms[k] if k < len(ms) else None, foldiak=True).T)
+    out = {"test_loss": float(np.mean((task.test_targets - h) ** 2))}
+    if task.classification:
+        out["test_accuracy"] = float(np.mean(np.argmax(h, axis=1) == task.test_labels))
+    return out
+
+
+def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: RunRecord) -> None:
+    proto, spk = model.protocol, model.spiking
+    pops = model.populations
+    n_layers = len(pops) - 1
+    times, mats = _snapshots(model, snet)
+    spikes = {p.name: (np.asarray(mon.t / second), np.asarray(mon.i[:], dtype=np.int64))
+              for p, mon in zip(pops, snet.spikes)}
+    if spk.record_spikes:
+        record.spikes = spikes
+    record.spike_duration = snet.duration
+    record.rate_bin = spk.rate_bin
+    t_present = proto.t_present
+    weights_every = model.recording.weights_every or proto.eval_every
+    prev = 0.0
+    for s, t in enumerate(times):
+        p = int(round(t / t_present))
+        ws = [mats[f"W_{pops[k].name}_{pops[k + 1].name}"][s] for k in range(n_layers)]
+        ms = [mats[f"M_{pops[k].name}"][s] if f"M_{pops[k].name}" in mats else None
+              for k in range(max(1, n_layers))]
+        for k, w in enumerate(ws):
+            if not np.all(np.isfinite(w)) or np.max(np.abs(w), initial=0.0) > RUNAWAY:
+                raise SimulationError("W", f"{pops[k].name}->{pops[k + 1].name}", t,
+                                      "forward plasticity diverged; lower spiking.eta_forward (or increase "
+                                      "plasticity.tau), feedback.gamma or protocol.dt")
+        for k, mat in enumerate(ms):
+            if mat is not None and (not np.all(np.isfinite(mat)) or np.max(np.abs(mat), initial=0.0) > RUNAWAY):
+                raise SimulationError("M", pops[k].name, t,
+                                      "lateral plasticity diverged; lower spiking.eta_lateral (or increase "
+                                      "lateral.tau) or protocol.dt")
+        if p % weights_every == 0 or s == len(times) - 1:
+            snap = {}
+            for k in range(n_layers):
+                pre, post = pops[k].name, pops[k + 1].name
+                snap[f"W_{pre}_{post}"] = ((f"neuron_{post}", f"neuron_{pre}"), ws[k])
+            for k, mat in enumerate(ms):
+                if mat is not None:
+                    snap[f"M_{pops[k].name}"] = ((f"neuron_{pops[k].name}", f"neuron_{pops[k].name}_pre"), mat)
+            record.add_weights(float(t), snap)
+        if p % proto.eval_every and s != len(times) - 1:
+            continue
+        row = _readout(model, task, ws, ms)
+        if task.teacher is not None and n_layers == 1:
+            w_eff = effective_weights(ws[0], ms[0], foldiak=True)
+            row["inference_error_teacher"] = relative_error(w_eff, task.teacher)
+            row.update(teacher_agreement(w_eff, task.teacher))
+        if t > prev:
+            for k, pop in enumerate(pops):
+                st, si = spikes[pop.name]
+                sel = (st >= prev) & (st < t)
+                row[f"mean_rate_{pop.name}"] = float(sel.sum() / (pop.size * (t - prev)))
+                if k < len(ms) and ms[k] is not None:
+                    counts = spike_counts(st[sel], si[sel], pop.size, prev, t, spk.count_window)
+                    signed, absolute = count_correlation(counts)
+                    row[f"mean_abs_corr_{pop.name}"] = absolute
+                    row[f"mean_spike_count_corr_{pop.name}"] = signed
+        record.add_metrics(float(t), p, row)
+        prev = float(t)
+    for (var, pop), (mon, name, size) in snet.state_monitors.items():
+        values = np.asarray(getattr(mon, name))  # (trials * neurons, samples)
+        record.states[(var, pop)] = [values[:, s].reshape(-1, size) for s in range(values.shape[1])]
+        if not record.time:
+            record.time = list(np.asarray(mon.t / second))
+
+
+def _check_potentials(model: Model, snet: common.SpikingNetwork) -> None:
+    """Raise :class:`SimulationError` if a somatic potential is non-finite or ran away at the end."""
+    for pop, group in zip(model.populations[1:], snet.groups[1:]):
+        u = np.asarray(group.u[:])
+        peak = float(np.max(np.abs(u))) if u.size else 0.0
+        if not np.isfinite(peak) or peak > RUNAWAY:
+            t = snet.duration
+            mon = snet.state_monitors.get(("u", pop.name))
+            if mon is not None:  # first recorded sample that is bad
+                vals = np.abs(np.asarray(mon[0].u))
+                bad = np.flatnonzero(~np.all(np.isfinite(vals) & (vals <= RUNAWAY), axis=0))
+                if bad.size:
+                    t = float(np.asarray(mon[0].t / second)[bad[0]])
+            raise SimulationError("u", pop.name, t, (
+                f"max |u| = {peak:.3g} at the end of the run; lower the learning rates "
+                "(spiking.eta_forward, spiking.eta_lateral), the nudging gain feedback.gamma, or protocol.dt"))
+
+
+def run_chain(model: Model, progress: bool = False) -> RunRecord:
+    """Simulate a chain model with the Brian2 spiking backend (called by
+    :func:`~copi_bio.spiking.run.run_spiking`, which documents the parameters and the result)."""
+    task_rng, init_rng, data_rng = seeded_generators(model.seed)
+    pops = model.populations
+    task = build_task(model.task, pops[0].size, pops[-1].size, task_rng)
+    record = RunRecord(model=model, teacher=task.teacher)
+    record.attrs["n_test"] = len(task.test_inputs)
+    record.attrs["trials"] = model.protocol.trials
+    if task.n_train:
+        record.attrs["n_train"] = task.n_train
+    spk = model.spiking
+    wall = _time.perf_counter()
+    directory = device.activate(spk, common.structure_key(model), model.seed)
+    try:
+        snet = build(model, task, init_rng, data_rng)
+        t_build = _time.perf_counter() - wall
+        standalone = device.simulate(snet.net, snet.duration, spk, model.seed, directory, progress=progress)
+        t_run = _time.perf_counter() - wall - t_build
+        _collect(model, task, snet, record)
+        _check_potentials(model, snet)
+    except SimulationError as err:
+        record.attrs["status"] = f"failed: {err}"
+        err.record = record
+        raise
+    finally:
+        device.release(spk)
+        record.attrs["wall_time_s"] = _time.perf_counter() - wall
+    record.attrs.update({"status": "complete", "brian2_device": spk.device,
+                         "brian2_codegen": spk.codegen if spk.device == "runtime" else "cpp",
+                         "build_time_s": t_build, "run_time_s": t_run,
+                         "steps": int(round(snet.duration / model.protocol.dt))})
+    record.attrs.update(standalone)
+    return record
