@@ -9,7 +9,7 @@ from importlib import resources
 import numpy as np
 import xarray as xr
 
-COLUMNS = ("quantity", "value", "spread", "spread_kind", "species", "area", "state",
+COLUMNS = ("quantity", "phenomenon", "value", "spread", "spread_kind", "species", "area", "state",
            "counting_window_ms", "rate_range_hz", "n_pairs", "condition", "citation",
            "doi_or_id", "source_read", "value_status", "note")
 
@@ -19,6 +19,10 @@ def reference_table() -> list[dict[str, str]]:
 
     Numeric values are only given where they were confirmed in the cited
     source (``value_status == "confirmed"``); other rows are qualitative.
+    ``phenomenon`` tags the effect a row documents (``window``, ``rate``,
+    ``tuning``, ``training``, ``spontaneous_vs_evoked``,
+    ``pattern_decorrelation``, ``development``, ``attention``, ``mean_level``)
+    or is empty.
     """
     text = resources.files("copi_bio").joinpath("data/reference_correlations.csv").read_text()
     rows = list(csv.DictReader(text.splitlines()))

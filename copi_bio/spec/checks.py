@@ -156,6 +156,11 @@ class ChainChecks(StabilityCriteria):
         if spk.tau_mean <= spk.tau_trace:
             raise ModelError("spiking.tau_mean", format_quantity(spk.tau_mean, "time"),
                              f"longer than spiking.tau_trace = {format_quantity(spk.tau_trace, 'time')}")
+        if spk.dale == "circuit" and spk.neuron != "lif_spike":
+            raise ModelError("spiking.dale", spk.dale,
+                             f"'none' or 'inhibitory' with spiking.neuron = {spk.neuron!r} (the Dale circuit, "
+                             "with interneurons and feedforward inhibition, is built for spiking.neuron = "
+                             "'lif_spike')")
         if spk.neuron == "lif_spike":
             self.check_spike_driven()
 

@@ -70,8 +70,18 @@ class SpikingParams(SpecBase):
                                       doc="forward learning rate (1/s; default 1 / plasticity.tau)")
     forward_update: str = param("choice", "spike", choices=("spike", "clock"),
                                 doc="apply the forward COPI rule at presynaptic spikes (unbiased) or every step")
-    dale: str = param("choice", "inhibitory", choices=("none", "inhibitory"),
-                      doc="lateral weights signed (none) or kept M >= 0 (inhibitory)")
+    dale: str = param("choice", "inhibitory", choices=("none", "inhibitory", "circuit"),
+                      doc="lateral weights signed (none), kept M >= 0 between principal cells (inhibitory), or "
+                          "Dale's law throughout (circuit, lif_spike): principal cells excite only, lateral "
+                          "inhibition passes through plastic interneurons, forward weights are excitatory "
+                          "with feedforward inhibition")
+    interneurons: int = param("int", 0, low=0, strict=False,
+                              doc="circuit: interneurons per decorrelated population (0: as many as its cells)")
+    interneuron_fan_in: float = param("float", 0.5, low=0, high=0.95,
+                                      doc="circuit: probability that a principal cell excites an interneuron")
+    forward_offset: float = param("float", 0.5, low=0, strict=False,
+                                  doc="circuit: weight c of the feedforward inhibition; an excitatory forward "
+                                      "weight w acts as the signed weight w - c")
     tau_lif: float = param("time", 10e-3, low=0, doc="lif_rate, lif_spike: LIF membrane time constant")
     lif_noise: float = param("float", 0.5, low=0, strict=False,
                              doc="lif_rate, lif_spike: membrane noise (threshold units)")

@@ -96,7 +96,7 @@ rate = clip(r0 + rs * (stim(t, i) - (I_lat - I_lat_bar)), 0 * Hz, rmax) : Hz
 (``I_lat`` the lateral inhibitory current around its slow mean); threshold ``rand() < rate * dt``."""
 
 _LIF_SOMA = """
-du/dt = (-u + I_ff - I_bal + delta) / tau_u : 1
+du/dt = (-u + {drive} + delta) / tau_u : 1
 I_bal : 1
 dubar/dt = (u - ubar) / tau_mean : 1
 f_rate = {f} : 1
@@ -106,12 +106,30 @@ dv/dt = (J - v) / tau_lif : 1 (unless refractory)
 J = 1 / (1 - exp(-(1 / clip(rate, rmin, rmax) - t_ref) / tau_lif)) : 1
 """
 
-PREDICTION = "da/dt = (-a + I_ff - I_bal) / tau_u : 1\n"
+PREDICTION = "da/dt = (-a + {drive}) / tau_u : 1\n"
 """Forward prediction ``a`` of the prediction formulation: the low-pass filtered feedforward synaptic
 drive only (no top-down current); ``u - a`` is the top-down perturbation filtered by ``tau_u``."""
 
 
-def two_compartment_lif(f: str, fprime: str, delta: str, prediction: bool = False) -> tuple[str, dict]:
+FEEDFORWARD_DRIVE = "I_ff - I_bal"
+"""The feedforward drive of a chain neuron: the spike-driven forward current around its balancing mean."""
+
+FEEDFORWARD_INHIBITION = synaptic_current("I_ffi") + slow_mean("I_ffi")
+"""Feedforward inhibitory current ``I_ffi`` from interneurons (Dale circuit) and its slow mean; the drive
+becomes ``I_ff - I_bal - (I_ffi - I_ffi_bar)``."""
+
+INTERNEURON = """
+rate = clip(r0 + rs * gain_in * (I_e - I_e_bar), 0 * Hz, rmax_int) : Hz
+gain_in : 1 (constant)
+""" + synaptic_current("I_e") + slow_mean("I_e")
+"""Inhibitory interneuron of the Dale circuit: a Poisson cell (threshold ``rand() < rate * dt``) whose
+rate follows the fluctuation of its excitatory synaptic current ``I_e`` (each spike of a principal
+cell adds ``1 / (rs tau_syn)``) around its slow mean, scaled by ``gain_in``; it rests at ``r0`` and
+is clipped at ``rmax_int``."""
+
+
+def two_compartment_lif(f: str, fprime: str, delta: str, prediction: bool = False,
+                        feedforward_inhibition: bool = False) -> tuple[str, dict]:
     """Equations and threshold/reset arguments of a hidden or output neuron of a spike-driven chain.
 
     The somatic potential ``u`` (dimensionless, not reset by spikes: the
@@ -139,12 +157,18 @@ def two_compartment_lif(f: str, fprime: str, delta: str, prediction: bool = Fals
         Equation lines defining the top-down current ``delta``.
     prediction : bool
         Whether the forward prediction ``a`` sets the rate (``feedback.perturbation = "prediction"``).
+    feedforward_inhibition : bool
+        Whether the drive includes the feedforward inhibition of the Dale circuit
+        (:data:`FEEDFORWARD_INHIBITION`).
     """
-    eqs = _LIF_SOMA.format(f=f, fprime=fprime) + (PREDICTION if prediction else "") + delta + "\n" \
-        + synaptic_current("I_ff") + LATERAL_CURRENT + SPIKE_TRACE + INTENSITY
+    drive = FEEDFORWARD_DRIVE + (" - (I_ffi - I_ffi_bar)" if feedforward_inhibition else "")
+    eqs = _LIF_SOMA.format(f=f, fprime=fprime, drive=drive) + (PREDICTION.format(drive=drive) if prediction else "") \
+        + delta + "\n" + synaptic_current("I_ff") + LATERAL_CURRENT + SPIKE_TRACE + INTENSITY \
+        + (FEEDFORWARD_INHIBITION if feedforward_inhibition else "")
     spiking = dict(threshold="v > 1", reset="v = 0\n" + TRACE_RESET, refractory="t_ref")
     return eqs, spiking
 
 
-__all__ = ["INTENSITY", "LATERAL_CURRENT", "LIF_CONDUCTANCE", "POISSON_INPUT", "PREDICTION", "SPIKE_TRACE", "TRACE_RESET",
+__all__ = ["FEEDFORWARD_DRIVE", "FEEDFORWARD_INHIBITION", "INTENSITY", "INTERNEURON", "LATERAL_CURRENT",
+           "LIF_CONDUCTANCE", "POISSON_INPUT", "PREDICTION", "SPIKE_TRACE", "TRACE_RESET",
            "conductance_lif", "slow_mean", "slow_rate", "slow_rate_reset", "synaptic_current", "two_compartment_lif"]

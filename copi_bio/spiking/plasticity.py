@@ -32,6 +32,18 @@ synapses pass spikes (:func:`copi_forward`, :func:`lateral_covariance`):
   (clipped at ``M >= 0`` with Dale's law); expected drift
   ``eta <xi_pre xi_post>``, the Foldiak/COPI decorrelation rule.
 
+Rules of the Dale circuit (``spiking.dale = "circuit"``, :mod:`copi_bio.spiking.chain.dale`):
+
+* excitatory forward synapses (:func:`copi_forward_dale`) apply the COPI
+  rule with the decay toward the offset ``c`` of the feedforward
+  inhibition, ``w += eta / rate_scale ((u - ubar) - (w - c) a_pre)``,
+  clipped at ``w >= 0``: the signed weight ``w - c`` learns the COPI rule;
+* inhibitory synapses from interneuron ``k`` onto principal cell ``i``
+  (:func:`interneuron_covariance`) add ``eta / rate_scale`` times the
+  principal cell's trace fluctuation ``xi_i`` at every interneuron spike,
+  clipped at ``V >= 0``; expected drift ``eta <h_k xi_i>``, the covariance
+  of the interneuron's drive ``h_k`` with the cell it inhibits.
+
 Rules of inhibitory synapses (conductance ``w`` in siemens, kept in
 ``[0, w_max]`` so a synapse never changes sign):
 
@@ -171,6 +183,34 @@ def copi_forward() -> TableRule:
     """
     return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=COPI_FORWARD_SPIKE_DRIVEN,
                      reads={"u": "1", "ubar": "1"})
+
+
+def copi_forward_dale() -> TableRule:
+    """Excitatory forward synapse of the Dale circuit: current jump and the COPI rule of the signed
+    weight ``w - w_offset`` at presynaptic spikes, ``w >= 0``.
+
+    Namespace needed: as :func:`copi_forward`, and ``w_offset`` (the weight ``c`` of the
+    feedforward inhibition).
+    """
+    step = ("w_post + eta_w * gate_w(t) / (rs * copies) * ((u_q - ubar_q) - (w_post - w_offset) "
+            "* activity_pre)")
+    return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=f"w_post = clip({step}, 0, inf)",
+                     reads={"u": "1", "ubar": "1"})
+
+
+def interneuron_covariance() -> TableRule:
+    """Inhibitory synapse from an interneuron onto a principal cell (Dale circuit): current jump into
+    ``I_lat`` and, at every interneuron spike, ``V += eta_l / (rs * copies) * xi_post`` (``xi`` the
+    principal cell's trace fluctuation), clipped at ``V >= 0``.
+
+    An interneuron spikes at ``r0 + rs * h`` with ``h`` its drive, so the
+    expected drift is ``eta_l <(r0 / rs + h) xi> = eta_l <h xi>`` (``xi``
+    has zero mean). Namespace needed: ``eta_l`` (Hz), ``gate_l``, ``rs``,
+    ``tau_syn``, ``copies``.
+    """
+    step = "V_post + eta_l * gate_l(t) / (rs * copies) * (x_q - xbar_q) / rs"
+    return TableRule(var="V", transmit=current_on_pre("I_lat", "V"), learn=f"V_post = clip({step}, 0, inf)",
+                     reads={"x": "Hz", "xbar": "Hz"})
 
 
 def lateral_covariance(dale: bool) -> TableRule:

@@ -72,8 +72,9 @@ def structure_key(model: Model) -> str:
     """Text identifying the generated code of a model (standalone build folder)."""
     pops = ",".join(f"{p.name}:{p.size}:{p.transfer}" for p in model.populations)
     fb, spk = model.feedback, model.spiking
+    circuit = f"|{spk.interneurons}|{spk.interneuron_fan_in}" if spk.dale == "circuit" else ""
     return (f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{fb.mode}|{fb.perturbation}|{spk.neuron}"
-            f"|{spk.dale}|{spk.forward_update}|{model.protocol.trials}")
+            f"|{spk.dale}|{spk.forward_update}|{model.protocol.trials}{circuit}")
 
 
 def transfer_expressions(pop: Population, var: str = "u") -> tuple[str, str]:

@@ -116,10 +116,10 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     weight_mons = {}
     named = [(f"W_{pops[k].name}_{pops[k + 1].name}", "w", obj, pops[k].size, pops[k + 1].size)
              for k, obj in enumerate(forward)]
-    named += [(f"M_{pops[k].name}", "M", obj, pops[k].size, pops[k].size)
+    named += [(f"M_{pops[k].name}", getattr(obj, "var", "M"), obj, pops[k].size, pops[k].size)
               for k, obj in enumerate(lateral) if obj is not None]
     for name, var, obj, n_pre, n_post in named:
-        source, count, to_matrix = _weight_source(obj, var == "M", n_pre, n_post)
+        source, count, to_matrix = _weight_source(obj, var != "w", n_pre, n_post)
         weight_mons[name] = (b2.StateMonitor(source, var, record=np.arange(count), dt=snap_dt),
                              source, var, to_matrix)
     state_mons = {}

@@ -44,7 +44,7 @@ class _OrderNotice(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        ours = "_learning_" in message or "w_post" in message or "M_post" in message
+        ours = "_learning_" in message or any(f"{v}_post" in message for v in ("w", "M", "V"))
         return not ("abstract code block" in message and ours)
 
 

@@ -36,7 +36,7 @@ from brian2 import Hz, second
 
 from ...spec import Model
 from .. import neurons, plasticity, synapses
-from . import common, shared_weights
+from . import common, dale, shared_weights
 
 build_random_feedback = common.build_random_feedback
 
@@ -61,8 +61,9 @@ def _summation_dt(model: Model) -> float:
 
 
 def _adjoint(model: Model, index: int) -> bool:
-    """Whether backprop-aligned feedback into population ``index`` passes the adjoint of its lateral stage."""
-    return model.feedback.mode == "bp" and model.decorrelates(index)
+    """Whether backprop-aligned feedback into population ``index`` passes the adjoint of its lateral stage
+    (not in the Dale circuit, whose lateral stage is an interneuron loop)."""
+    return model.feedback.mode == "bp" and model.decorrelates(index) and model.spiking.dale != "circuit"
 
 
 def build_stimulus(model: Model, stim: np.ndarray) -> b2.NeuronGroup:
@@ -91,7 +92,8 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
     prediction = model.feedback.perturbation == "prediction"
     f_expr, fp_expr = common.transfer_expressions(pop, "a" if prediction else "u")
     delta = common.delta_equations(model, index, target, ns, adjoint=_adjoint(model, index))
-    eqs, spiking = neurons.two_compartment_lif(f_expr, fp_expr, delta, prediction=prediction)
+    eqs, spiking = neurons.two_compartment_lif(f_expr, fp_expr, delta, prediction=prediction,
+                                               feedforward_inhibition=model.spiking.dale == "circuit")
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
     group = common.neuron_group(pop, eqs, methods, copies=proto.trials, dt=proto.dt * second, namespace=ns,
                                 name=f"pop_{pop.name}", **spiking)
@@ -112,6 +114,8 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     The postsynaptic current starts at its mean for presynaptic neurons
     firing at ``rate_offset``.
     """
+    if model.spiking.dale == "circuit":
+        return dale.build_forward(model, k, pre, post, w0, gate, eta, _summation_dt(model))
     rule = plasticity.copi_forward()
     copies, dt = model.protocol.trials, model.protocol.dt
     n_pre, n_post = w0.shape[1], w0.shape[0]
@@ -137,6 +141,8 @@ def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArr
                   eta: float) -> shared_weights.SharedTable:
     """Plastic lateral inhibition ``M`` inside population ``k``, shared by every copy: spike-driven
     currents, covariance rule."""
+    if model.spiking.dale == "circuit":
+        return dale.build_lateral(model, k, group, gate, eta)
     rule = plasticity.lateral_covariance(dale=model.spiking.dale == "inhibitory")
     copies, dt = model.protocol.trials, model.protocol.dt
     n = model.populations[k].size
