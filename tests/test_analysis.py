@@ -92,6 +92,19 @@ def test_time_to_fraction_of_peak():
     assert learning.time_to_fraction_of_peak(curve, x, 0.5) == 1.0
 
 
+def test_shipped_reference_table_has_the_declared_columns_and_sourced_values():
+    """Every row has exactly the declared columns; every number is confirmed and says where it was read."""
+    rows = reference.reference_table()
+    assert len(rows) >= 40 and all(tuple(row) == reference.COLUMNS for row in rows)
+    numeric = [row for row in rows if row["value"]]
+    assert all(row["value_status"] == "confirmed" and row["source_read"] and row["citation"] for row in numeric)
+    studies = {row["citation"].split(",")[0] for row in numeric}
+    assert len(studies) >= 8
+    assert {row["phenomenon"] for row in rows} <= {"", "window", "rate", "tuning", "training",
+                                                   "spontaneous_vs_evoked", "pattern_decorrelation",
+                                                   "development", "attention", "mean_level"}
+
+
 def test_window_matching_uses_same_window():
     model = xr.Dataset({"mean": ("window", [0.01, 0.05])}, coords={"window": [0.1, 0.5]})
     rows = [{"value": 0.14, "window_s": 0.5, "rate_range_hz": "5-20"},

@@ -119,13 +119,13 @@ FEEDFORWARD_INHIBITION = synaptic_current("I_ffi") + slow_mean("I_ffi")
 becomes ``I_ff - I_bal - (I_ffi - I_ffi_bar)``."""
 
 INTERNEURON = """
-rate = clip(r0 + rs * gain_in * (I_e - I_e_bar), 0 * Hz, rmax_int) : Hz
+rate = clip(r0_int + rs_int * gain_in * (I_e - I_e_bar), 0 * Hz, rmax_int) : Hz
 gain_in : 1 (constant)
 """ + synaptic_current("I_e") + slow_mean("I_e")
 """Inhibitory interneuron of the Dale circuit: a Poisson cell (threshold ``rand() < rate * dt``) whose
 rate follows the fluctuation of its excitatory synaptic current ``I_e`` (each spike of a principal
-cell adds ``1 / (rs tau_syn)``) around its slow mean, scaled by ``gain_in``; it rests at ``r0`` and
-is clipped at ``rmax_int``."""
+cell adds ``1 / (rs tau_syn)``) around its slow mean, scaled by ``gain_in``; it rests at ``r0_int``,
+changes by ``rs_int`` per unit drive and is clipped at ``rmax_int``."""
 
 
 def two_compartment_lif(f: str, fprime: str, delta: str, prediction: bool = False,

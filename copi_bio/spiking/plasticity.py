@@ -203,14 +203,15 @@ def interneuron_covariance() -> TableRule:
     ``I_lat`` and, at every interneuron spike, ``V += eta_l / (rs * copies) * xi_post`` (``xi`` the
     principal cell's trace fluctuation), clipped at ``V >= 0``.
 
-    An interneuron spikes at ``r0 + rs * h`` with ``h`` its drive, so the
-    expected drift is ``eta_l <(r0 / rs + h) xi> = eta_l <h xi>`` (``xi``
-    has zero mean). Namespace needed: ``eta_l`` (Hz), ``gate_l``, ``rs``,
+    An interneuron spikes at ``r0_int + rs_int * h`` with ``h`` its drive,
+    so the expected drift is ``eta_l <(r0_int / rs_int + h) xi> = eta_l <h xi>``
+    (``xi`` has zero mean). Namespace needed: ``eta_l`` (Hz), ``gate_l``,
+    ``rs`` (the principal cells' rate scale), ``rs_int`` (the interneurons'),
     ``tau_syn``, ``copies``.
     """
-    step = "V_post + eta_l * gate_l(t) / (rs * copies) * (x_q - xbar_q) / rs"
-    return TableRule(var="V", transmit=current_on_pre("I_lat", "V"), learn=f"V_post = clip({step}, 0, inf)",
-                     reads={"x": "Hz", "xbar": "Hz"})
+    step = "V_post + eta_l * gate_l(t) / (rs_int * copies) * (x_q - xbar_q) / rs"
+    return TableRule(var="V", transmit="I_lat_post += V / (rs_int * tau_syn)",
+                     learn=f"V_post = clip({step}, 0, inf)", reads={"x": "Hz", "xbar": "Hz"})
 
 
 def lateral_covariance(dale: bool) -> TableRule:

@@ -123,7 +123,7 @@ class ModelKeys(SphinxDirective):
 class ReferenceTable(SphinxDirective):
     """The shipped table of published correlation measurements, as shipped."""
 
-    COLUMNS = (("quantity", "quantity"), ("value", "value"), ("spread", "spread"), ("area", "area"),
+    COLUMNS = (("quantity", "quantity"), ("phenomenon", "phenomenon"), ("value", "value"), ("spread", "spread"), ("area", "area"),
                ("state", "state"), ("counting_window_ms", "window (ms)"), ("rate_range_hz", "rates (Hz)"),
                ("n_pairs", "pairs"), ("condition", "condition"), ("citation", "source"),
                ("value_status", "status"))

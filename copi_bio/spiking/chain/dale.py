@@ -7,7 +7,8 @@ interneurons per copy, :func:`build_lateral`):
 
 * principal cell ``j`` excites interneuron ``k`` with probability
   ``spiking.interneuron_fan_in`` = ``p`` (the set ``S_k``); the interneuron
-  is a Poisson cell at ``r0 + rs h_k`` with drive
+  is a Poisson cell at ``r0_int + rs_int h_k`` (the hidden cells' rate
+  mapping, whatever code the input uses) with drive
   ``h_k = g sum_{j in S_k} xi_j``, ``xi`` the
   principal cells' normalised rate fluctuations (``A_kj = g [j in S_k]``);
   ``g = 1 / sqrt(p n)`` gives the drive of decorrelated inputs a unit scale;
@@ -98,10 +99,18 @@ MAX_RATE_FACTOR = 10.0
 (fast-spiking cells), so that the shot noise of their drive seldom reaches the upper clip."""
 
 
+def _rates(model: Model) -> dict:
+    """Rate mapping of every interneuron: ``rate_offset`` and ``rate_scale`` of the hidden and output
+    cells (whatever code the input population uses), clipped at :data:`MAX_RATE_FACTOR` times the
+    offset."""
+    spk = model.spiking
+    return {"r0_int": spk.rate_offset * Hz, "rs_int": spk.rate_scale * Hz,
+            "rmax_int": MAX_RATE_FACTOR * spk.rate_offset * Hz}
+
+
 def _interneurons(name: str, count: int, copies: int, gain: float, ns: dict, dt: float) -> b2.NeuronGroup:
     group = b2.NeuronGroup(count * copies, neurons.INTERNEURON, threshold="rand() < rate * dt",
-                           method="exact", dt=dt * second,
-                           namespace={**ns, "rmax_int": MAX_RATE_FACTOR * ns["r0"]}, name=name)
+                           method="exact", dt=dt * second, namespace=dict(ns), name=name)
     group.gain_in = gain
     return group
 
@@ -125,7 +134,8 @@ def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArr
     member = _connectivity(model, k, n_int, n)
     gain = 1.0 / np.sqrt(model.spiking.interneuron_fan_in * n)
     ns = {key: group.namespace[key] for key in ("r0", "rs", "rmax", "tau_syn", "tau_mean", "tau_trace")}
-    inter = _interneurons(f"int_{k}", n_int, copies, gain, ns, dt)
+    rates = _rates(model)
+    inter = _interneurons(f"int_{k}", n_int, copies, gain, {**ns, **rates}, dt)
     j, i = np.nonzero(member.T)  # principal j -> interneuron i
     excite = (np.concatenate([c * n + j for c in range(copies)]),
               np.concatenate([c * n_int + i for c in range(copies)]))
@@ -135,7 +145,7 @@ def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArr
     pre, post, element = shared_weights.copy_pairs(copies, n_int, n)
     keep = ~member[element // n, element % n]  # interneuron k inhibits only cells outside S_k
     pairs = (pre[keep], post[keep], element[keep])
-    syn_ns = {**ns, "eta_l": eta * Hz, "gate_l": gate, "copies": copies}
+    syn_ns = {**ns, "rs_int": rates["rs_int"], "eta_l": eta * Hz, "gate_l": gate, "copies": copies}
     transmit = shared_weights.transmission(inter, group, table, rule.var, rule.transmit, pairs, syn_ns, dt,
                                            f"V_{k}_transmission")
     reads = {f"{v}_q": (group, v, unit) for v, unit in rule.reads.items()}
@@ -171,13 +181,14 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     post.I_ff = np.tile(w_init.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
     # feedforward inhibition: n_pre pooling interneurons per copy
     pre_ns = {key: pre.namespace[key] for key in ("r0", "rs", "rmax", "tau_syn", "tau_mean", "tau_trace")}
-    pool = _interneurons(f"ffi_{k}", n_pre, copies, 1.0 / np.sqrt(n_pre), pre_ns, dt)
+    rates = _rates(model)
+    pool = _interneurons(f"ffi_{k}", n_pre, copies, 1.0 / np.sqrt(n_pre), {**pre_ns, **rates}, dt)
     all_pairs = shared_weights.copy_pairs(copies, n_pre, n_pre)
     e_to_i = _excitation(pre, pool, all_pairs[:2], pre_ns, dt, f"ffi_{k}_excitation")
-    inhibit = b2.Synapses(pool, post, on_pre=synapses.current_on_pre("I_ffi", "b_ffi"), dt=dt * second,
-                          namespace={**pre_ns, "b_ffi": c / np.sqrt(n_pre)}, name=f"ffi_{k}_inhibition")
+    inhibit = b2.Synapses(pool, post, on_pre="I_ffi_post += b_ffi / (rs_int * tau_syn)", dt=dt * second,
+                          namespace={**pre_ns, **rates, "b_ffi": c / np.sqrt(n_pre)}, name=f"ffi_{k}_inhibition")
     out = shared_weights.copy_pairs(copies, n_pre, n_post)
     inhibit.connect(i=out[0], j=out[1])
-    post.I_ffi = post.I_ffi_bar = c * np.sqrt(n_pre) * r0 / rs  # n_pre cells at rest
+    post.I_ffi = post.I_ffi_bar = c * np.sqrt(n_pre) * float(rates["r0_int"] / rates["rs_int"])  # pool at rest
     return ExcitatoryForward(table, n_pre, n_post, [table, transmit, sums, learn, pool, e_to_i, inhibit],
                              offset=c)
