@@ -41,15 +41,8 @@ from .parameters import RateParameters, State
 class RateNetwork(RateParameters):
     """Parameters of a rate COPI network and its integration step.
 
-    The parameters are built by :class:`~copi_bio.rate.parameters.RateParameters`;
-    this class adds the step.
-
-    Parameters
-    ----------
-    model : Model
-        Validated model.
-    rng : numpy.random.Generator
-        Source of initial weights and fixed feedback weights.
+    Constructed as :class:`~copi_bio.rate.parameters.RateParameters` (``model``, ``rng``), which
+    builds the parameters; this class adds the step.
     """
 
     # ------------------------------------------------------------------- step

@@ -159,24 +159,14 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
                   gate: b2.TimedArray, eta: float, summation_dt: float) -> ExcitatoryForward:
     """Excitatory forward weights ``w = c + W_0`` (clipped at 0) with the COPI rule of ``w - c``, and
     feedforward inhibition ``c sum_j xi_j`` through interneurons that pool the presynaptic cells."""
-    rule = plasticity.copi_forward_dale()
     copies, dt, c = model.protocol.trials, model.protocol.dt, model.spiking.forward_offset
     n_pre, n_post = w0.shape[1], w0.shape[0]
     ns = {**common.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate, "copies": copies,
           "w_offset": c}
     w_init = np.clip(w0 + c, 0.0, None)
-    table = shared_weights.table_group(f"W_{k}", rule.var, w_init.T.ravel(), dt)
-    pairs = shared_weights.copy_pairs(copies, n_pre, n_post)
-    summed = synapses.balance_current("w")
-    if model.feedback.mode == "bp" and k >= 1:
-        summed += "I_fb_pre = (w - w_offset) * delta_post : 1 (summed)\n"
-    transmit = shared_weights.transmission(pre, post, table, rule.var, rule.transmit, pairs, ns, dt,
-                                           f"W_{k}_transmission")
-    sums = shared_weights.summation(pre, post, table, rule.var, summed, pairs, ns, summation_dt,
-                                    f"W_{k}_summation")
-    reads = {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}
-    learn = shared_weights.learning(pre, table, reads, pairs[0], pairs[2], pairs[1], rule.learn, ns, dt,
-                                    f"W_{k}_learning")
+    bp = "(w - w_offset)" if model.feedback.mode == "bp" and k >= 1 else None
+    forward = shared_weights.forward_table(k, pre, post, w_init, plasticity.copi_forward_dale(), ns, copies, dt,
+                                           summation_dt, feedback_weight=bp)
     r0, rs = model.spiking.rates(k)
     post.I_ff = np.tile(w_init.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
     # feedforward inhibition: n_pre pooling interneurons per copy
@@ -190,5 +180,4 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     out = shared_weights.copy_pairs(copies, n_pre, n_post)
     inhibit.connect(i=out[0], j=out[1])
     post.I_ffi = post.I_ffi_bar = c * np.sqrt(n_pre) * float(rates["r0_int"] / rates["rs_int"])  # pool at rest
-    return ExcitatoryForward(table, n_pre, n_post, [table, transmit, sums, learn, pool, e_to_i, inhibit],
-                             offset=c)
+    return ExcitatoryForward(forward.table, n_pre, n_post, forward.objects + [pool, e_to_i, inhibit], offset=c)

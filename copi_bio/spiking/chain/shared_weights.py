@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import brian2 as b2
 import numpy as np
 
+from .. import synapses
+
 
 class _OrderNotice(logging.Filter):
     """Drops Brian2's notice that a learning synapse's statement depends on the order in which
@@ -159,3 +161,32 @@ def learning(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[
         setattr(syn, local, b2.linked_var(group, var, index="qidx"))
     syn.pre.order = 1  # after the transmission pathways of the same spikes
     return syn
+
+
+def forward_table(k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w_init: np.ndarray, rule, namespace: dict,
+                  copies: int, dt: float, summation_dt: float, feedback_weight: str | None = None) -> SharedTable:
+    """The plastic forward connection ``k`` of a spike-driven chain, one table for every copy.
+
+    Transmission synapses pass spikes through the table's weights (``rule.transmit``), summation
+    synapses keep the balancing current (and, with ``feedback_weight``, the bp top-down current
+    ``I_fb = sum feedback_weight * delta_post``) every ``summation_dt``, and learning synapses apply
+    ``rule.learn`` at presynaptic spikes, reading ``rule.reads`` of the postsynaptic cell.
+
+    Parameters
+    ----------
+    w_init : ndarray
+        Initial weights ``(n_post, n_pre)``.
+    rule : TableRule
+        The plasticity rule (:mod:`copi_bio.spiking.plasticity`).
+    """
+    n_post, n_pre = w_init.shape
+    table = table_group(f"W_{k}", rule.var, w_init.T.ravel(), dt)
+    pairs = copy_pairs(copies, n_pre, n_post)
+    summed = synapses.balance_current(rule.var)
+    if feedback_weight is not None:
+        summed += f"I_fb_pre = {feedback_weight} * delta_post : 1 (summed)\n"
+    transmit = transmission(pre, post, table, rule.var, rule.transmit, pairs, namespace, dt, f"W_{k}_transmission")
+    sums = summation(pre, post, table, rule.var, summed, pairs, namespace, summation_dt, f"W_{k}_summation")
+    reads = {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}
+    learn = learning(pre, table, reads, pairs[0], pairs[2], pairs[1], rule.learn, namespace, dt, f"W_{k}_learning")
+    return SharedTable(table, n_pre, n_post, [table, transmit, sums, learn])

@@ -35,7 +35,7 @@ import numpy as np
 from brian2 import Hz, second
 
 from ...spec import Model
-from .. import neurons, plasticity, synapses
+from .. import neurons, plasticity
 from . import common, dale, shared_weights
 
 build_random_feedback = common.build_random_feedback
@@ -116,25 +116,14 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     """
     if model.spiking.dale == "circuit":
         return dale.build_forward(model, k, pre, post, w0, gate, eta, _summation_dt(model))
-    rule = plasticity.copi_forward()
-    copies, dt = model.protocol.trials, model.protocol.dt
-    n_pre, n_post = w0.shape[1], w0.shape[0]
+    copies = model.protocol.trials
     ns = {**common.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate, "copies": copies}
-    table = shared_weights.table_group(f"W_{k}", rule.var, w0.T.ravel(), dt)
-    pairs = shared_weights.copy_pairs(copies, n_pre, n_post)
-    summed = synapses.balance_current("w")
-    if model.feedback.mode == "bp" and k >= 1:
-        summed += "I_fb_pre = w * delta_post : 1 (summed)\n"
-    transmit = shared_weights.transmission(pre, post, table, rule.var, rule.transmit, pairs, ns, dt,
-                                           f"W_{k}_transmission")
-    sums = shared_weights.summation(pre, post, table, rule.var, summed, pairs, ns, _summation_dt(model),
-                                    f"W_{k}_summation")
-    reads = {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}
-    learn = shared_weights.learning(pre, table, reads, pairs[0], pairs[2], pairs[1], rule.learn, ns, dt,
-                                    f"W_{k}_learning")
+    bp = "w" if model.feedback.mode == "bp" and k >= 1 else None
+    table = shared_weights.forward_table(k, pre, post, w0, plasticity.copi_forward(), ns, copies, model.protocol.dt,
+                                         _summation_dt(model), feedback_weight=bp)
     r0, rs = model.spiking.rates(k)
     post.I_ff = np.tile(w0.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
-    return shared_weights.SharedTable(table, n_pre, n_post, [table, transmit, sums, learn])
+    return table
 
 
 def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArray,
