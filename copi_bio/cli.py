@@ -146,6 +146,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import run_validation
+
+    outcomes = run_validation(args.out, small=args.small, progress=args.progress)
+    for outcome in outcomes:
+        print(outcome.line())
+    print(f"{sum(o.passed for o in outcomes)} of {len(outcomes)} phenomena reproduced; table and figures in {args.out}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -214,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replace FILE.nwb when it is not an export of a result of the same model "
                              "(refused without it); an export of the same model is always rewritten")
     export.set_defaults(func=_cmd_export)
+    validate = sub.add_parser("validate", help="run the shipped models against published decorrelation "
+                              "phenomena: one line per phenomenon, a table and figures")
+    validate.add_argument("--small", action="store_true", help="shorter runs (about a minute)")
+    validate.add_argument("--out", default="validation", help="output folder (default: ./validation)")
+    validate.add_argument("--progress", action="store_true", help="progress bars of the simulations")
+    validate.set_defaults(func=_cmd_validate)
     return parser
 
 

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("simulation, results", ("simulation", "results", "export")),
     ("studies", ("sweep",)),
     ("analysis", ("analysis",)),
-    ("interface", ("cli", "")),
+    ("interface", ("cli", "validate", "")),
 )
 """Layers, bottom first, each with the modules and subpackages (relative to ``copi_bio``) it holds;
 ``""`` is the package itself. A module may import only modules of its own layer or of lower ones."""

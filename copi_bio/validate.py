@@ -1,0 +1,85 @@
+"""``copi-bio validate``: run the shipped models that make the predictions, judge them against
+published observations (:mod:`copi_bio.analysis.validation`), and write a table and one figure per
+phenomenon.
+
+Models and windows (``small`` shortens every run; the full suite takes a few minutes on 2 cores):
+
+* ``spiking_ei_small`` (the E/I network with plastic inhibition): the counting-window dependence of
+  ``r_sc`` over the last 40 % of its run (mostly the decorrelated state), and its firing-rate
+  dependence from 1 s to the onset of plasticity (5 s), while the shared input's correlation is fixed
+  as in de la Rocha et al.'s experiment;
+* ``spiking_lif_teacher_student`` (a spike-driven chain learning a task with COPI), once as shipped and
+  once with its lateral plasticity off: ``r_sc``, rate and Fano factor of its input population over
+  the second half of the run.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .analysis import validation
+from .analysis.figures import save_figure
+from .atomic import atomic_write
+from .modelfile import load_model
+from .outdir import output_path, prepare_output_folder
+from .simulation import simulate
+
+NETWORK = "spiking_ei_small"
+ANALYSED = 0.4
+"""Fraction of the E/I network's run, at its end, whose spikes are analysed (14 s of 35 s: 28 windows
+of 500 ms)."""
+TRAINED = "spiking_lif_teacher_student"
+
+
+def _settings(small: bool) -> dict:
+    if small:
+        return {"duration": 20.0, "presentations": 800}
+    return {"duration": 35.0, "presentations": 2000}
+
+
+def run_validation(out_dir: str | Path, small: bool = False, progress: bool = False) -> list[validation.Outcome]:
+    """Run the suite; write ``validation.csv`` and ``validation_<phenomenon>.png/.svg`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Output folder (created; every file stays inside it).
+    small : bool
+        Shorter runs (about a minute on 2 cores), for tests and a first look.
+    progress : bool
+        Progress bars of the simulations.
+
+    Returns
+    -------
+    list of Outcome
+        One per phenomenon, in the order of the table.
+    """
+    out = prepare_output_folder(out_dir)
+    cfg = _settings(small)
+    duration = cfg["duration"]
+    ei_model = load_model(NETWORK, [f"protocol.duration='{duration:g} s'"])
+    network = simulate(ei_model, progress=progress)
+    onset = min(p.plasticity.onset for p in ei_model.network.projections if p.plasticity is not None)
+    start = duration * (1.0 - ANALYSED)
+    outcomes = [validation.window_dependence(network, "E", start, duration),
+                validation.rate_dependence(network, "E", 1.0, onset)]
+    schedule = [f"protocol.presentations={cfg['presentations']}", f"protocol.eval_every={cfg['presentations'] // 4}"]
+    trained = load_model(TRAINED, schedule)
+    learned = simulate(trained, progress=progress)
+    frozen = simulate(load_model(TRAINED, schedule + ["spiking.eta_lateral=0"]), progress=progress)
+    stop = trained.protocol.presentations * trained.protocol.t_present
+    outcomes.append(validation.training_decorrelation(learned, frozen, "input", stop / 2, stop))
+    for outcome in outcomes:
+        save_figure(outcome.figure, out, f"validation_{outcome.phenomenon}")
+        outcome.figure = None
+    rows = [o.row() for o in outcomes]
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(output_path(out, "validation.csv"), write)
+    return outcomes
