@@ -10,7 +10,10 @@ Models and windows (``small`` shortens every run; the full suite takes a few min
   as in de la Rocha et al.'s experiment;
 * ``spiking_lif_teacher_student`` (a spike-driven chain learning a task with COPI), once as shipped and
   once with its lateral plasticity off: ``r_sc``, rate and Fano factor of its input population over
-  the second half of the run.
+  the second half of the run;
+* ``spiking_ei_small`` again with the excitatory cells' background current raised by
+  :data:`STIMULUS_DRIVE` (the "evoked" state) against the shipped network (spontaneous), over the
+  last 40 % of both runs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ ANALYSED = 0.4
 """Fraction of the E/I network's run, at its end, whose spikes are analysed (14 s of 35 s: 28 windows
 of 500 ms)."""
 TRAINED = "spiking_lif_teacher_student"
+STIMULUS_DRIVE = 1.25
+"""The stimulus of the spontaneous-against-evoked comparison: the excitatory cells' background current
+times this (an extra, unstructured excitatory drive for the whole run)."""
 
 
 def _settings(small: bool) -> dict:
@@ -64,12 +70,16 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
     start = duration * (1.0 - ANALYSED)
     outcomes = [validation.window_dependence(network, "E", start, duration),
                 validation.rate_dependence(network, "E", 1.0, onset)]
+    drive = ei_model.network.populations[0].I_bg * STIMULUS_DRIVE
+    evoked = simulate(load_model(NETWORK, [f"protocol.duration='{duration:g} s'",
+                                           f"network.populations.E.I_bg='{drive * 1e12:g} pA'"]), progress=progress)
     schedule = [f"protocol.presentations={cfg['presentations']}", f"protocol.eval_every={cfg['presentations'] // 4}"]
     trained = load_model(TRAINED, schedule)
     learned = simulate(trained, progress=progress)
     frozen = simulate(load_model(TRAINED, schedule + ["spiking.eta_lateral=0"]), progress=progress)
     stop = trained.protocol.presentations * trained.protocol.t_present
     outcomes.append(validation.training_decorrelation(learned, frozen, "input", stop / 2, stop))
+    outcomes.append(validation.spontaneous_vs_evoked(network, evoked, "E", start, duration))
     for outcome in outcomes:
         save_figure(outcome.figure, out, f"validation_{outcome.phenomenon}")
         outcome.figure = None

@@ -28,7 +28,7 @@ def test_validate_small_reports_every_phenomenon_and_writes_table_and_figures(sm
     assert seconds < 300  # the budget for --small on 2 cores (measured: about 25 s)
     with (out / "validation.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["phenomenon"] for r in rows] == ["window", "rate", "training"]
+    assert [r["phenomenon"] for r in rows] == ["window", "rate", "training", "spontaneous_vs_evoked"]
     for row in rows:
         assert (out / f"validation_{row['phenomenon']}.png").stat().st_size > 5000
         assert row["observation"] and row["prediction"] and row["mechanism"]
@@ -43,6 +43,9 @@ def test_small_models_show_each_published_direction(small_suite):
     assert float(rows["window"]["score"]) > 1.0 and rows["window"]["passed"] == "True"
     assert float(rows["rate"]["score"]) > 0.0 and rows["rate"]["passed"] == "True"
     assert float(rows["training"]["score"]) < 0.5 and rows["training"]["passed"] == "True"
+    # reported as failing, not dropped: in the E/I network with plastic inhibition a stronger drive
+    # raises r_sc (ratio about 0.2-0.35, measured) where recordings show about 2
+    assert float(rows["spontaneous_vs_evoked"]["score"]) < 1.0 and rows["spontaneous_vs_evoked"]["passed"] == "False"
 
 
 def _poisson_result(seed: int, n: int = 20, rate: float = 20.0, duration: float = 20.0) -> xr.Dataset:
