@@ -138,6 +138,14 @@ def rsc_by_rate(spiketrains: Sequence, window: float, n_bins: int = 5) -> xr.Dat
     """Mean ``r_sc`` as a function of the pair's geometric-mean firing rate.
 
     Pairs are split into ``n_bins`` rate quantiles.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean`` and ``n_pairs`` along ``rate_bin`` (coordinate ``rate``, the
+        bin's mean rate in Hz), and the per-pair values they come from along
+        ``pair``: ``r_sc`` and ``pair_rate`` (Hz; pairs with a silent neuron
+        or an undefined ``r_sc`` left out).
     """
     rates = np.array([len(st) / float((st.t_stop - st.t_start).rescale("s")) for st in spiketrains])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -151,7 +159,8 @@ def rsc_by_rate(spiketrains: Sequence, window: float, n_bins: int = 5) -> xr.Dat
     which = np.clip(np.searchsorted(edges, geo, side="right") - 1, 0, n_bins - 1)
     return xr.Dataset(
         {"mean": ("rate_bin", [r[which == b].mean() if np.any(which == b) else np.nan for b in range(n_bins)]),
-         "n_pairs": ("rate_bin", [int(np.sum(which == b)) for b in range(n_bins)])},
+         "n_pairs": ("rate_bin", [int(np.sum(which == b)) for b in range(n_bins)]),
+         "r_sc": ("pair", r), "pair_rate": ("pair", geo, {"units": "Hz"})},
         coords={"rate": ("rate_bin", [geo[which == b].mean() if np.any(which == b) else np.nan
                                       for b in range(n_bins)], {"units": "Hz"})},
         attrs={"window_s": window},

@@ -132,16 +132,8 @@ def rate_dependence(ds: xr.Dataset, population: str, start: float, stop: float, 
     number confirmed). Score: Spearman's rank correlation of pair ``r_sc``
     with pair rate; passes when positive at p < 0.01.
     """
-    trains = _trains(ds, population, start, stop)
-    rates = np.array([len(st) / (stop - start) for st in trains])
-    r = correlations.spike_count_correlations(trains, window)
-    iu = np.triu_indices(len(rates), 1)
-    geo = np.sqrt(rates[iu[0]] * rates[iu[1]])
-    active = (rates[iu[0]] > 0) & (rates[iu[1]] > 0)
-    geo = geo[active]
-    ok = np.isfinite(r)
-    rho, p = stats.spearmanr(geo[ok], r[ok])
-    binned = correlations.rsc_by_rate(trains, window)
+    binned = correlations.rsc_by_rate(_trains(ds, population, start, stop), window)
+    rho, p = stats.spearmanr(binned["pair_rate"].values, binned["r_sc"].values)
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.plot(binned["rate"].values, binned["mean"].values, "o-", label=f"model ({population}), rate quintiles")
     ax.set_xlabel("geometric-mean rate of the pair (Hz)")
@@ -151,8 +143,9 @@ def rate_dependence(ds: xr.Dataset, population: str, start: float, stop: float, 
     fig.tight_layout()
     return Outcome(
         "rate", "output correlation rises with firing rate at fixed input correlation (de la Rocha et al. 2007)",
-        f"Spearman rho {rho:.3f} ({f'p = {p:.1g}' if p > 0 else 'p < 1e-300'}) over {ok.sum()} pairs; r_sc {binned['mean'].values[0]:.3f} -> "
-        f"{binned['mean'].values[-1]:.3f} from the lowest to the highest rate quintile", float(rho),
+        f"Spearman rho {rho:.3f} ({f'p = {p:.1g}' if p > 0 else 'p < 1e-300'}) over {binned.sizes['pair']} "
+        f"pairs; r_sc {binned['mean'].values[0]:.3f} -> {binned['mean'].values[-1]:.3f} from the lowest to the "
+        "highest rate quintile", float(rho),
         "Spearman rho of pair r_sc with pair rate, passes > 0 at p < 0.01", bool(rho > 0 and p < 0.01),
         "spike generation: a shared input fluctuation moves the counts of fast-firing cells more (shown before "
         "plasticity, at a fixed input correlation); not COPI", fig)
