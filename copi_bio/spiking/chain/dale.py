@@ -108,6 +108,11 @@ def _rates(model: Model) -> dict:
             "rmax_int": MAX_RATE_FACTOR * spk.rate_offset * Hz}
 
 
+def _cell_namespace(group: b2.NeuronGroup) -> dict:
+    """The constants of a principal cell group that its interneurons and their synapses read."""
+    return {key: group.namespace[key] for key in ("r0", "rs", "rmax", "tau_syn", "tau_mean", "tau_trace")}
+
+
 def _interneurons(name: str, count: int, copies: int, gain: float, ns: dict, dt: float) -> b2.NeuronGroup:
     group = b2.NeuronGroup(count * copies, neurons.INTERNEURON, threshold="rand() < rate * dt",
                            method="exact", dt=dt * second, namespace=dict(ns), name=name)
@@ -133,13 +138,12 @@ def build_lateral(model: Model, k: int, group: b2.NeuronGroup, gate: b2.TimedArr
     n, n_int = model.populations[k].size, interneuron_count(model, k)
     member = _connectivity(model, k, n_int, n)
     gain = 1.0 / np.sqrt(model.spiking.interneuron_fan_in * n)
-    ns = {key: group.namespace[key] for key in ("r0", "rs", "rmax", "tau_syn", "tau_mean", "tau_trace")}
+    ns = _cell_namespace(group)
     rates = _rates(model)
     inter = _interneurons(f"int_{k}", n_int, copies, gain, {**ns, **rates}, dt)
-    j, i = np.nonzero(member.T)  # principal j -> interneuron i
-    excite = (np.concatenate([c * n + j for c in range(copies)]),
-              np.concatenate([c * n_int + i for c in range(copies)]))
-    e_to_i = _excitation(group, inter, excite, ns, dt, f"int_{k}_excitation")
+    to_int = shared_weights.copy_pairs(copies, n, n_int)  # every principal cell -> every interneuron
+    excite = member[to_int[2] % n_int, to_int[2] // n_int]  # kept where the interneuron receives from the cell
+    e_to_i = _excitation(group, inter, (to_int[0][excite], to_int[1][excite]), ns, dt, f"int_{k}_excitation")
     rule = plasticity.interneuron_covariance()
     table = shared_weights.table_group(f"V_{k}", rule.var, np.zeros(n_int * n), dt)
     pre, post, element = shared_weights.copy_pairs(copies, n_int, n)
@@ -170,7 +174,7 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     r0, rs = model.spiking.rates(k)
     post.I_ff = np.tile(w_init.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
     # feedforward inhibition: n_pre pooling interneurons per copy
-    pre_ns = {key: pre.namespace[key] for key in ("r0", "rs", "rmax", "tau_syn", "tau_mean", "tau_trace")}
+    pre_ns = _cell_namespace(pre)
     rates = _rates(model)
     pool = _interneurons(f"ffi_{k}", n_pre, copies, 1.0 / np.sqrt(n_pre), {**pre_ns, **rates}, dt)
     all_pairs = shared_weights.copy_pairs(copies, n_pre, n_pre)
