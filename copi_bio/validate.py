@@ -70,9 +70,9 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
     start = duration * (1.0 - ANALYSED)
     outcomes = [validation.window_dependence(network, "E", start, duration),
                 validation.rate_dependence(network, "E", 1.0, onset)]
-    drive = ei_model.network.populations[0].I_bg * STIMULUS_DRIVE
-    evoked = simulate(load_model(NETWORK, [f"protocol.duration='{duration:g} s'",
-                                           f"network.populations.E.I_bg='{drive * 1e12:g} pA'"]), progress=progress)
+    excitatory = next(p for p in ei_model.network.populations if p.name == "E")
+    evoked = simulate(ei_model.replace("network.populations.E.I_bg",
+                                       f"{excitatory.I_bg * STIMULUS_DRIVE * 1e12:g} pA"), progress=progress)
     schedule = [f"protocol.presentations={cfg['presentations']}", f"protocol.eval_every={cfg['presentations'] // 4}"]
     trained = load_model(TRAINED, schedule)
     learned = simulate(trained, progress=progress)

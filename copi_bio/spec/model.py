@@ -43,7 +43,6 @@ def _feedback(table: Any, backend: str) -> FeedbackPathway:
     return FeedbackPathway.from_mapping(table, "feedback")
 
 
-
 @dataclass(frozen=True)
 class Model(ChainChecks, ModelBase):
     """A complete, validated model.
