@@ -147,11 +147,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from .analysis.recordings import load_spiketrains
     from .validate import run_validation
 
-    outcomes = run_validation(args.out, small=args.small, progress=args.progress)
+    recording = load_spiketrains(args.recording) if args.recording else None
+    outcomes = run_validation(args.out, small=args.small, progress=args.progress, recording=recording)
     for outcome in outcomes:
-        print(outcome.line())
+        print(outcome.line() + (f" | recording: {outcome.recording}" if outcome.recording else ""))
     print(f"{sum(o.passed for o in outcomes)} of {len(outcomes)} phenomena reproduced; table and figures in {args.out}")
     return 0
 
@@ -229,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--small", action="store_true", help="shorter runs (about a minute)")
     validate.add_argument("--out", default="validation", help="output folder (default: ./validation)")
     validate.add_argument("--progress", action="store_true", help="progress bars of the simulations")
+    validate.add_argument("--recording", default=None, metavar="FILE",
+                          help="a recording (.npz with times/indices, .nwb units, or a Neo file) scored "
+                               "beside the model where spike trains suffice")
     validate.set_defaults(func=_cmd_validate)
     return parser
 

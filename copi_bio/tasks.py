@@ -140,6 +140,8 @@ def digits(spec: DigitsTask) -> TaskData:
     x = data.data / 16.0
     x_tr, x_te, y_tr, y_te = train_test_split(x, data.target, test_size=spec.test_fraction,
                                               stratify=data.target, random_state=0)
+    if spec.train_size:
+        x_tr, y_tr = x_tr[: spec.train_size], y_tr[: spec.train_size]
     return _classification(x_tr, y_tr, x_te, y_te, 10)
 
 

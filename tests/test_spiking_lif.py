@@ -195,6 +195,11 @@ def test_spiking_digits_with_parallel_copies_learns_in_a_short_run(tmp_path):
     acc = ds["test_accuracy"].values
     print(f"4 copies, 20 s: accuracy {np.round(acc, 3)}")
     assert ds.attrs["trials"] == 4 and ds["W_input_hidden"].shape[1:] == (100, 64)
+    # the first copy's stimuli are stored, one 8x8 image (pixels in [0, 1]) per presentation
+    shown = ds["stimulus_input"].values
+    assert shown.shape == (200, 64) and shown.min() >= 0.0 and shown.max() == 1.0
+    assert ds["stimulus_input"].attrs["t_present"] == pytest.approx(0.1)
+    assert len(np.unique(shown, axis=0)) > 150  # epoch-wise shuffling of 1437 training images
     # measured 0.108 -> 0.856 (10 s) -> 0.883 (20 s); chance is 0.1, one network has 0.82 after 50 s
     assert acc[-1] > 0.75
 

@@ -10,25 +10,40 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from copi_bio.analysis import validation
+from copi_bio.analysis import tuning, validation
 from copi_bio.cli import main
+from copi_bio.errors import CopiBioError
+
+
+def _doubly_stochastic(path, seed: int = 0, n: int = 30, duration: float = 60.0, dt: float = 1e-3) -> None:
+    """A recording as a user would bring one (.npz of times and indices): Poisson cells at 5-25 Hz whose
+    rates share one slow (0.5 s) fluctuation, so r_sc grows with the window and with the rate."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, duration, dt)
+    shared = np.convolve(rng.standard_normal(t.size), np.ones(500) / np.sqrt(500), "same")
+    trains = [t[rng.random(t.size) < np.clip((5 + 20 * rng.random()) * (1 + 0.3 * shared), 0, None) * dt]
+              for _ in range(n)]
+    np.savez(path, times=np.concatenate(trains), indices=np.repeat(np.arange(n), [len(x) for x in trains]),
+             t_start=0.0, t_stop=duration, n_neurons=n)
 
 
 @pytest.fixture(scope="module")
 def small_suite(tmp_path_factory):
     out = tmp_path_factory.mktemp("validation")
+    _doubly_stochastic(out.parent / "recording.npz")
     start = time.perf_counter()
-    code = main(["validate", "--small", "--out", str(out)])
+    code = main(["validate", "--small", "--out", str(out), "--recording", str(out.parent / "recording.npz")])
     return code, out, time.perf_counter() - start
 
 
 def test_validate_small_reports_every_phenomenon_and_writes_table_and_figures(small_suite, capsys):
     code, out, seconds = small_suite
     assert code == 0
-    assert seconds < 300  # the issue's budget for --small on 2 cores (measured: about 25 s)
+    assert seconds < 300  # the issue's budget for --small on 2 cores (measured: 60 s with a warm build cache)
     with (out / "validation.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["phenomenon"] for r in rows] == ["window", "rate", "training", "spontaneous_vs_evoked"]
+    assert [r["phenomenon"] for r in rows] == ["window", "rate", "training", "spontaneous_vs_evoked", "tuning",
+                                               "pattern_decorrelation"]
     for row in rows:
         assert (out / f"validation_{row['phenomenon']}.png").stat().st_size > 5000
         assert row["observation"] and row["prediction"] and row["mechanism"]
@@ -46,6 +61,29 @@ def test_small_models_show_each_published_direction(small_suite):
     # reported as failing, not dropped: in the E/I network with plastic inhibition a stronger drive
     # raises r_sc (ratio about 0.2-0.35, measured) where recordings show about 2
     assert float(rows["spontaneous_vs_evoked"]["score"]) < 1.0 and rows["spontaneous_vs_evoked"]["passed"] == "False"
+    # reported as failing: COPI decorrelation of the hidden layer leaves similarly and dissimilarly tuned pairs
+    # equally (un)correlated (difference -0.003 measured; MT shows +0.10); without it the same network shows +0.4
+    assert abs(float(rows["tuning"]["score"])) < 0.03 and rows["tuning"]["passed"] == "False"
+    # patterns of similar stimuli lose about half their similarity within 20 ms of onset (0.38 measured)
+    assert float(rows["pattern_decorrelation"]["score"]) < 0.7 and rows["pattern_decorrelation"]["passed"] == "True"
+
+
+def test_a_users_recording_is_scored_where_spike_trains_suffice(small_suite, capsys):
+    """The doubly stochastic recording: its r_sc grows with the window and with the rate (both scored and
+    passing); the phenomena that need conditions a plain recording lacks say so."""
+    _, out, _ = small_suite
+    with (out / "validation.csv").open() as fh:
+        rows = {r["phenomenon"]: r for r in csv.DictReader(fh)}
+    assert rows["window"]["recording"].endswith("(PASS)") and float(rows["window"]["recording"].split()[0]) > 1.2
+    assert rows["rate"]["recording"].endswith("(PASS)")
+    for name in ("training", "spontaneous_vs_evoked", "tuning", "pattern_decorrelation"):
+        assert rows[name]["recording"].startswith("not scored: needs ")
+
+
+def test_a_missing_recording_is_refused_before_any_simulation(tmp_path, capsys):
+    assert main(["validate", "--small", "--out", str(tmp_path / "v"), "--recording", str(tmp_path / "no.npz")]) != 0
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
 
 
 def _poisson_result(seed: int, n: int = 20, rate: float = 20.0, duration: float = 20.0) -> xr.Dataset:
@@ -66,3 +104,46 @@ def test_a_model_without_the_effect_fails():
     same = validation.training_decorrelation(ds, ds, "E", 0.0, 20.0)
     assert same.score == pytest.approx(1.0) and not same.passed
     assert "FAIL" in same.line()
+
+
+def _repeated_stimuli(shared: float, seed: int = 3, cells: int = 12, stimuli: int = 8, repeats: int = 30,
+                      t_present: float = 0.1) -> xr.Dataset:
+    """A chain-like result with repeated stimuli whose cells share trial-to-trial noise in proportion to
+    their tuning similarity (``shared``: the noise's weight), as feedforward convergence gives."""
+    rng = np.random.default_rng(seed)
+    tuning_vectors = rng.standard_normal((cells, 4))
+    patterns = rng.random((stimuli, 4))
+    order = np.tile(np.arange(stimuli), repeats)
+    rates = 30 + 15 * (patterns[order] - 0.5) @ tuning_vectors.T  # (presentations, cells) in Hz
+    rates *= np.exp(shared * rng.standard_normal((order.size, 4)) @ tuning_vectors.T / 4)
+    counts = rng.poisson(np.clip(rates, 0, None) * t_present)
+    times = np.concatenate([k * t_present + np.sort(rng.uniform(0, t_present, c)) for k, row in enumerate(counts)
+                            for c in row])
+    index = np.concatenate([np.full(c, j) for row in counts for j, c in enumerate(row)])
+    stim = xr.DataArray(patterns[order], dims=("presentations", "neuron_input"), attrs={"t_present": t_present})
+    return xr.Dataset({"stimulus_input": stim, "spike_time_hidden": ("spike_hidden", times),
+                       "spike_index_hidden": ("spike_hidden", index)},
+                      coords={"neuron_hidden": np.arange(cells)}, attrs={"spike_duration": order.size * t_present})
+
+
+def test_tuning_score_passes_with_tuned_noise_and_fails_without():
+    """Shared noise along the tuning vectors gives similar pairs a higher r_sc: the score passes; with
+    independent noise it is near 0 and fails."""
+    tuned = validation.tuning_dependence(_repeated_stimuli(shared=0.6), "hidden", 0)
+    flat = validation.tuning_dependence(_repeated_stimuli(shared=0.0), "hidden", 0)
+    assert tuned.passed and tuned.score > 0.1  # measured 0.157
+    assert not flat.passed and abs(flat.score) < 0.1
+
+
+def test_tuning_statistics_recover_repeats_and_refuse_too_few():
+    ds = _repeated_stimuli(shared=0.0)
+    ids, t_present = tuning.stimulus_ids(ds)
+    assert t_present == 0.1 and list(ids[:9]) == [0, 1, 2, 3, 4, 5, 6, 7, 0]  # numbered by first appearance
+    counts, shown = tuning.presentation_counts(ds, "hidden", 40)
+    assert counts.shape == (200, 12) and counts.sum() == np.sum(ds["spike_time_hidden"].values >= 4.0 - 1e-12)
+    with pytest.raises(CopiBioError, match="not inside a presentation"):
+        tuning.presentation_counts(ds, "hidden", 0, offset=0.05, width=0.1)
+    with pytest.raises(CopiBioError, match="3 or more repeated stimuli"):
+        tuning.signal_and_noise(counts[:2], shown[:2])
+    with pytest.raises(CopiBioError, match="no 'stimulus_output'"):
+        tuning.stimulus_ids(ds, "output")

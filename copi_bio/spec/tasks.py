@@ -48,6 +48,8 @@ class DigitsTask(Task):
 
     kind: ClassVar[str] = "digits"
     test_fraction: float = param("float", 0.2, low=0, high=0.9, doc="held-out fraction")
+    train_size: int | None = param("int", None, low=1, strict=False, optional=True,
+                                   doc="use only the first N training images (each is then shown repeatedly)")
 
 
 @dataclass(frozen=True)

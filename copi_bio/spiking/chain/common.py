@@ -56,6 +56,8 @@ class SpikingNetwork:
         ``(variable, population) -> (StateMonitor, brian2 variable, population size)``.
     duration : float
         Simulated time (s).
+    stimulus : ndarray or None
+        Stimulus values of the first copy, ``(presentations, n_input)``.
     """
 
     net: b2.Network
@@ -66,6 +68,7 @@ class SpikingNetwork:
     weight_monitors: dict = field(default_factory=dict)
     state_monitors: dict = field(default_factory=dict)
     duration: float = 0.0
+    stimulus: np.ndarray | None = None
 
 
 def structure_key(model: Model) -> str:

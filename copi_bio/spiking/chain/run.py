@@ -138,7 +138,7 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     objs += [m[0] for m in weight_mons.values()] + [m[0] for m in state_mons.values()]
     net = b2.Network(*objs)
     return common.SpikingNetwork(net, groups, forward, lateral, spikes, weight_mons, state_mons,
-                                 duration=proto.presentations * proto.t_present)
+                                 duration=proto.presentations * proto.t_present, stimulus=stim[:, :pops[0].size])
 
 
 def _snapshots(model: Model, snet: common.SpikingNetwork) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
@@ -273,6 +273,11 @@ def run_chain(model: Model, progress: bool = False) -> RunRecord:
         standalone = device.simulate(snet.net, snet.duration, spk, model.seed, directory, progress=progress)
         t_run = _time.perf_counter() - wall - t_build
         _collect(model, task, snet, record)
+        first = pops[0].name
+        record.variables[f"stimulus_{first}"] = (
+            ("presentations", f"neuron_{first}"), snet.stimulus,
+            {"long_name": "stimulus value z of each presentation (row k from k * t_present), first copy",
+             "t_present": model.protocol.t_present, "t_present_units": "s"})
         _check_potentials(model, snet)
     except SimulationError as err:
         record.attrs["status"] = f"failed: {err}"

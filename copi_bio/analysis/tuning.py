@@ -1,0 +1,162 @@
+"""Responses to repeated stimuli: spike counts per presentation, signal and noise correlations, and
+how similar the population patterns of different stimuli are at each time after onset.
+
+Spiking chain results store the stimulus of every presentation (``stimulus_<input>``, rows in
+presentation order, attribute ``t_present``). A stimulus shown several times (a task with a small
+training set, e.g. ``task.train_size``) gives repeated trials, from which these functions separate:
+
+* the **signal correlation** of a pair: Pearson correlation, over stimuli, of the two cells' mean
+  counts (how alike their tuning is);
+* the **noise correlation** ``r_sc`` of a pair: Pearson correlation of the two cells' counts over
+  repeats of the same stimulus, each stimulus's counts z-scored over its repeats and then pooled
+  (the usual estimate when every stimulus has few repeats);
+* the **pattern similarity** of two stimuli at a time after onset: the Pearson correlation, over cells,
+  of the two mean responses in a short bin, each cell's response taken relative to its mean over all
+  stimuli (the stimulus-specific part of the pattern).
+
+Nothing here runs a simulation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..errors import CopiBioError
+
+
+def stimulus_ids(ds: xr.Dataset, population: str = "input") -> tuple[np.ndarray, float]:
+    """Identity of the stimulus of every presentation, and the presentation time (s).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Result of a spiking chain model (it stores ``stimulus_<population>``).
+    population : str
+        The stimulus population.
+
+    Returns
+    -------
+    ids : ndarray of int, ``(presentations,)``
+        Equal for presentations of the same stimulus (numbered in order of first appearance).
+    t_present : float
+    """
+    name = f"stimulus_{population}"
+    if name not in ds:
+        raise CopiBioError(f"the result has no {name!r}: stimuli are stored by spiking chain models "
+                           "(population names: " + ", ".join(v[len("stimulus_"):] for v in ds.data_vars
+                                                              if v.startswith("stimulus_")) + ")")
+    values = ds[name].values
+    _, first, inverse = np.unique(values, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))
+    return order[inverse.ravel()], float(ds[name].attrs["t_present"])
+
+
+def presentation_counts(ds: xr.Dataset, population: str, first: int, offset: float = 0.0,
+                        width: float | None = None, stimulus: str = "input") -> tuple[np.ndarray, np.ndarray]:
+    """Spike counts of every cell in a window of every presentation from ``first`` on.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Spiking chain result.
+    population : str
+        Whose spikes are counted.
+    first : int
+        First presentation counted (e.g. half the run, after learning).
+    offset, width : float
+        The counting window, in seconds after each stimulus onset; ``width`` None: to the end of the
+        presentation.
+
+    Returns
+    -------
+    counts : ndarray, ``(presentations - first, cells)``
+    ids : ndarray of int
+        Stimulus identity of each counted presentation.
+    """
+    ids, t_present = stimulus_ids(ds, stimulus)
+    width = t_present - offset if width is None else width
+    if not 0 <= offset < offset + width <= t_present + 1e-12:
+        raise CopiBioError(f"counting window [{offset}, {offset + width}) s is not inside a presentation of "
+                           f"{t_present} s")
+    times = ds[f"spike_time_{population}"].values
+    cells = ds[f"spike_index_{population}"].values
+    k = np.floor(times / t_present + 1e-9).astype(int)
+    phase = times - k * t_present
+    keep = (k >= first) & (k < len(ids)) & (phase >= offset) & (phase < offset + width)
+    counts = np.zeros((len(ids), ds.sizes[f"neuron_{population}"]))
+    np.add.at(counts, (k[keep], cells[keep]), 1.0)
+    return counts[first:], ids[first:]
+
+
+def _stimulus_means(counts: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    return np.array([counts[ids == s].mean(axis=0) for s in np.unique(ids)])
+
+
+def signal_and_noise(counts: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signal and noise correlation of every pair of cells that vary both ways.
+
+    Returns
+    -------
+    signal, noise : ndarray, ``(pairs,)``
+        See the module docstring. Stimuli shown fewer than twice are left out.
+    """
+    shown = np.unique(ids)[np.bincount(ids)[np.unique(ids)] >= 2]
+    if shown.size < 3:
+        raise CopiBioError(f"{shown.size} stimuli were shown at least twice; signal and noise correlations need "
+                           "3 or more repeated stimuli (a smaller training set, or a longer run)")
+    keep = np.isin(ids, shown)
+    counts, ids = counts[keep], ids[keep]
+    means = _stimulus_means(counts, ids)
+    residual = np.empty_like(counts)
+    for s in shown:
+        c = counts[ids == s]
+        residual[ids == s] = (c - c.mean(axis=0)) / np.where(c.std(axis=0) > 0, c.std(axis=0), np.inf)
+    cells = (residual.std(axis=0) > 0) & (means.std(axis=0) > 0)
+    upper = np.triu_indices(int(cells.sum()), 1)
+    return np.corrcoef(means[:, cells].T)[upper], np.corrcoef(residual[:, cells].T)[upper]
+
+
+def pattern_similarity(ds: xr.Dataset, population: str, first: int, bins: np.ndarray,
+                       pairs: np.ndarray) -> np.ndarray:
+    """Pattern similarity of given stimulus pairs in successive bins after onset.
+
+    Parameters
+    ----------
+    ds, population, first
+        As :func:`presentation_counts`.
+    bins : ndarray
+        Bin edges (s after onset).
+    pairs : ndarray of int, ``(k, 2)``
+        Stimulus pairs (ids as :func:`stimulus_ids`).
+
+    Returns
+    -------
+    ndarray, ``(len(bins) - 1, len(pairs))``
+        Pearson correlation of the two stimulus-specific patterns of each pair in each bin.
+    """
+    out = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        counts, ids = presentation_counts(ds, population, first, lo, hi - lo)
+        means = _stimulus_means(counts, ids)
+        means = means - means.mean(axis=0)
+        r = np.corrcoef(means)
+        out.append(r[pairs[:, 0], pairs[:, 1]])
+    return np.asarray(out)
+
+
+def similar_stimuli(ds: xr.Dataset, fraction: float = 0.25, stimulus: str = "input") -> np.ndarray:
+    """The ``fraction`` of stimulus pairs whose stimulus-specific input patterns correlate most.
+
+    Returns
+    -------
+    ndarray of int, ``(pairs, 2)``
+        Stimulus ids (as :func:`stimulus_ids`), most similar first.
+    """
+    ids, _ = stimulus_ids(ds, stimulus)
+    values = ds[f"stimulus_{stimulus}"].values
+    unique = np.array([values[np.flatnonzero(ids == s)[0]] for s in range(ids.max() + 1)])
+    r = np.corrcoef(unique - unique.mean(axis=0))
+    i, j = np.triu_indices(len(unique), 1)
+    order = np.argsort(-r[i, j])[: max(1, int(round(fraction * i.size)))]
+    return np.stack([i[order], j[order]], axis=1)
