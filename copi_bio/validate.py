@@ -14,7 +14,7 @@ Models and windows (``small`` shortens every run; the full suite takes a few min
 * ``spiking_ei_small`` again with the excitatory cells' background current raised by
   :data:`STIMULUS_DRIVE` (the "evoked" state) against the shipped network (spontaneous), over the
   last 40 % of both runs;
-* ``spiking_lif_digits_hidden`` learning :data:`REPEATED` training images, each shown many times
+* ``spiking_lif_digits_hidden`` learning 20 training images (10 with ``small``), each shown many times
   (the full suite also runs it with its lateral plasticity off, for comparison): noise against
   signal correlations of its hidden cells, and the similarity of its input population's patterns
   after each onset, both over the second half of the run.
@@ -39,9 +39,6 @@ ANALYSED = 0.4
 of 500 ms)."""
 TRAINED = "spiking_lif_teacher_student"
 TUNED = "spiking_lif_digits_hidden"
-REPEATED = 20
-"""Training images of the tuning and pattern phenomena (the first of the fixed split), so that each is
-shown often enough to separate signal from noise."""
 STIMULUS_DRIVE = 1.25
 """The stimulus of the spontaneous-against-evoked comparison: the excitatory cells' background current
 times this (an extra, unstructured excitatory drive for the whole run)."""
@@ -49,8 +46,8 @@ times this (an extra, unstructured excitatory drive for the whole run)."""
 
 def _settings(small: bool) -> dict:
     if small:
-        return {"duration": 20.0, "presentations": 800, "tuned": 600}
-    return {"duration": 35.0, "presentations": 2000, "tuned": 1000}
+        return {"duration": 20.0, "presentations": 800, "tuned": 300, "images": 10}
+    return {"duration": 35.0, "presentations": 2000, "tuned": 1000, "images": 20}
 
 
 NEEDS = {"training": "trained and naive states", "spontaneous_vs_evoked": "spontaneous and evoked epochs",
@@ -99,7 +96,8 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
     stop = trained.protocol.presentations * trained.protocol.t_present
     outcomes.append(validation.training_decorrelation(learned, frozen, "input", stop / 2, stop))
     outcomes.append(validation.spontaneous_vs_evoked(network, evoked, "E", start, duration))
-    repeated = [f"task.train_size={REPEATED}", f"protocol.presentations={cfg['tuned']}",
+    # the first training images of the fixed split, each shown often enough to separate signal from noise
+    repeated = [f"task.train_size={cfg['images']}", f"protocol.presentations={cfg['tuned']}",
                 f"protocol.eval_every={cfg['tuned'] // 4}"]
     tuned = simulate(load_model(TUNED, repeated), progress=progress)
     control = None if small else simulate(load_model(TUNED, repeated + ["spiking.eta_lateral=0"]), progress=progress)
