@@ -55,6 +55,7 @@ def test_bad_spiking_parameters_name_key_value_and_allowed(key, value, fragment)
     assert fragment in err.allowed
 
 
+@pytest.mark.slow  # CI time; the spike-driven formulation's test of the same (test_spiking_lif.py) runs by default
 def test_lateral_plasticity_decorrelates_spike_counts():
     base = simulate(load_model("spiking_decorrelation",
                                ["protocol.presentations=100", "spiking.eta_lateral=0.0"]))
@@ -70,6 +71,7 @@ def test_lateral_plasticity_decorrelates_spike_counts():
     assert m.min() >= 0.0 and m.mean() > 0.0  # Dale: purely inhibitory lateral synapses
 
 
+@pytest.mark.slow  # CI time; the spike-driven formulation's test of the same (test_spiking_lif.py) runs by default
 def test_spiking_copi_matches_rate_backend_and_teacher():
     spk = simulate(load_model("spiking_teacher_student"))
     rate = simulate(load_model("spiking_teacher_student", ["backend=rate"]))  # the same model file
