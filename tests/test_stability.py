@@ -61,11 +61,11 @@ def check(points: list[dict]) -> dict[str, int]:
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_accepted_parameters_never_diverge_sample():
-    """A fixed random sample of the grid (the whole grid: -m slow); 28 of its 80 points are accepted."""
-    points = random.Random(0).sample(GRID, 80)
+    """A fixed random sample of the grid (the whole grid: -m slow); 22 of its 60 points are accepted."""
+    points = random.Random(0).sample(GRID, 60)
     counts = check(points)
     # the sample reaches both sides of the criteria
-    assert counts["finite"] >= 25 and counts["refused"] >= 25, counts
+    assert counts["finite"] >= 20 and counts["refused"] >= 25, counts
 
 
 @pytest.mark.slow
