@@ -113,7 +113,9 @@ def decorrelation(spec: DecorrelationTask, n_in: int, rng: np.random.Generator) 
                     _sampler=lambda r, size: (draw(r, size), np.zeros((size, 0))))
 
 
-def _classification(x_train, y_train, x_test, y_test, n_classes: int) -> TaskData:
+def _classification(x_train, y_train, x_test, y_test, n_classes: int, train_size: int | None = None) -> TaskData:
+    if train_size:  # only the first training images
+        x_train, y_train = x_train[:train_size], y_train[:train_size]
     eye = np.eye(n_classes)
     data = TaskData(x_train.shape[1], n_classes, x_test, eye[y_test], test_labels=y_test,
                     n_train=len(x_train))
@@ -140,9 +142,7 @@ def digits(spec: DigitsTask) -> TaskData:
     x = data.data / 16.0
     x_tr, x_te, y_tr, y_te = train_test_split(x, data.target, test_size=spec.test_fraction,
                                               stratify=data.target, random_state=0)
-    if spec.train_size:
-        x_tr, y_tr = x_tr[: spec.train_size], y_tr[: spec.train_size]
-    return _classification(x_tr, y_tr, x_te, y_te, 10)
+    return _classification(x_tr, y_tr, x_te, y_te, 10, spec.train_size)
 
 
 MNIST_MAX_BYTES = 2 ** 28
@@ -220,9 +220,7 @@ def mnist(spec: MnistTask) -> TaskData:
     x_tr, y_tr, x_te, y_te = load_mnist(spec.path)
     if x_tr.shape[1] != 784:
         raise ModelError("task.path", spec.path, f"28x28 images (found {x_tr.shape[1]} pixels)")
-    if spec.train_size:
-        x_tr, y_tr = x_tr[: spec.train_size], y_tr[: spec.train_size]
-    return _classification(x_tr, y_tr, x_te, y_te, 10)
+    return _classification(x_tr, y_tr, x_te, y_te, 10, spec.train_size)
 
 
 def build_task(spec: Task, n_in: int, n_out: int, rng: np.random.Generator) -> TaskData:

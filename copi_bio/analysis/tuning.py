@@ -154,8 +154,7 @@ def similar_stimuli(ds: xr.Dataset, fraction: float = 0.25, stimulus: str = "inp
         Stimulus ids (as :func:`stimulus_ids`), most similar first.
     """
     ids, _ = stimulus_ids(ds, stimulus)
-    values = ds[f"stimulus_{stimulus}"].values
-    unique = np.array([values[np.flatnonzero(ids == s)[0]] for s in range(ids.max() + 1)])
+    unique = ds[f"stimulus_{stimulus}"].values[np.unique(ids, return_index=True)[1]]  # in id order
     r = np.corrcoef(unique - unique.mean(axis=0))
     i, j = np.triu_indices(len(unique), 1)
     order = np.argsort(-r[i, j])[: max(1, int(round(fraction * i.size)))]

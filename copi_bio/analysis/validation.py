@@ -8,8 +8,7 @@ figure of the model curve and the data points. The observations come from
 the shipped reference table (:func:`copi_bio.analysis.reference.reference_table`),
 numbers only where they were confirmed in a source.
 
-Phenomena so far (the issue lists six; the others need models that do not
-exist yet, see docs/validation.md):
+Phenomena (docs/validation.md says which pass and why):
 
 * ``window``: ``r_sc`` grows with the counting window;
 * ``rate``: ``r_sc`` grows with the pair's firing rate;
@@ -32,6 +31,7 @@ from elephant.conversion import BinnedSpikeTrain
 from scipy import stats
 
 from . import correlations, reference, tuning
+from .recordings import mean_rate
 
 WINDOWS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.5)
 """Counting windows (s) of the window phenomenon; 150 and 500 ms are the windows of Huang & Lisberger 2009."""
@@ -44,7 +44,8 @@ class Outcome:
     Attributes
     ----------
     phenomenon : str
-        Tag of the reference table (``window``, ``rate``, ``training``).
+        Tag of the reference table (``window``, ``rate``, ``training``, ``spontaneous_vs_evoked``,
+        ``tuning``, ``pattern_decorrelation``).
     observation, prediction : str
         One line each, with numbers and their sources or models.
     score : float
@@ -130,7 +131,8 @@ def window_dependence(ds: xr.Dataset, population: str, start: float, stop: float
         theirs = correlations.rsc_by_window(recording, WINDOWS)
         ax.errorbar(theirs["window"].values * 1e3, theirs["mean"].values, yerr=theirs["sem"].values, marker="^",
                     color="k", label="recording")
-        scored = _verdict(_window_ratio(theirs), _window_ratio(theirs) > 1.0)
+        their_ratio = _window_ratio(theirs)
+        scored = _verdict(their_ratio, their_ratio > 1.0)
     for label in sorted({d[2] for d in data}):
         pts = sorted((w, v) for w, v, lab in data if lab == label)
         ax.plot([p[0] * 1e3 for p in pts], [p[1] for p in pts], "s--", alpha=0.7,
@@ -150,6 +152,12 @@ def window_dependence(ds: xr.Dataset, population: str, start: float, stop: float
         "not COPI", fig, scored)
 
 
+def _rate_rho(binned: xr.Dataset) -> tuple[float, float]:
+    """Spearman's rho of pair ``r_sc`` with pair rate, and its p-value."""
+    rho, p = stats.spearmanr(binned["pair_rate"].values, binned["r_sc"].values)
+    return float(rho), float(p)
+
+
 def rate_dependence(ds: xr.Dataset, population: str, start: float, stop: float, window: float = 0.1,
                     recording: list | None = None) -> Outcome:
     """``r_sc`` of each pair against its geometric-mean rate, in ``[start, stop)`` s; ``recording`` as
@@ -161,15 +169,15 @@ def rate_dependence(ds: xr.Dataset, population: str, start: float, stop: float, 
     with pair rate; passes when positive at p < 0.01.
     """
     binned = correlations.rsc_by_rate(_trains(ds, population, start, stop), window)
-    rho, p = stats.spearmanr(binned["pair_rate"].values, binned["r_sc"].values)
+    rho, p = _rate_rho(binned)
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.plot(binned["rate"].values, binned["mean"].values, "o-", label=f"model ({population}), rate quintiles")
     scored = None
     if recording is not None:
         theirs = correlations.rsc_by_rate(recording, window)
         ax.plot(theirs["rate"].values, theirs["mean"].values, "^-", color="k", label="recording")
-        rho_r, p_r = stats.spearmanr(theirs["pair_rate"].values, theirs["r_sc"].values)
-        scored = _verdict(float(rho_r), bool(rho_r > 0 and p_r < 0.01))
+        rho_r, p_r = _rate_rho(theirs)
+        scored = _verdict(rho_r, rho_r > 0 and p_r < 0.01)
     ax.set_xlabel("geometric-mean rate of the pair (Hz)")
     ax.set_ylabel(f"mean r_sc ({window * 1e3:g} ms)")
     ax.set_title("de la Rocha et al. 2007: rises with rate (direction only)", fontsize=7)
@@ -179,7 +187,7 @@ def rate_dependence(ds: xr.Dataset, population: str, start: float, stop: float, 
         "rate", "output correlation rises with firing rate at fixed input correlation (de la Rocha et al. 2007)",
         f"Spearman rho {rho:.3f} ({f'p = {p:.1g}' if p > 0 else 'p < 1e-300'}) over {binned.sizes['pair']} "
         f"pairs; r_sc {binned['mean'].values[0]:.3f} -> {binned['mean'].values[-1]:.3f} from the lowest to the "
-        "highest rate quintile", float(rho),
+        "highest rate quintile", rho,
         "Spearman rho of pair r_sc with pair rate, passes > 0 at p < 0.01", bool(rho > 0 and p < 0.01),
         "spike generation: a shared input fluctuation moves the counts of fast-firing cells more (shown before "
         "plasticity, at a fixed input correlation); not COPI", fig, scored)
@@ -210,8 +218,7 @@ def training_decorrelation(learned: xr.Dataset, frozen: xr.Dataset, population: 
     for ds in (learned, frozen):
         trains = _trains(ds, population, start, stop)
         r = correlations.spike_count_correlations(trains, window)
-        rate = float(np.mean([len(st) for st in trains]) / (stop - start))
-        rows.append((float(np.nanmean(r)), rate, _fano(trains, window)))
+        rows.append((float(np.nanmean(r)), mean_rate(trains), _fano(trains, window)))
     (r1, rate1, f1), (r0, rate0, f0) = rows
     ratio = r1 / r0
     same = abs(rate1 / rate0 - 1) < 0.1 and abs(f1 / f0 - 1) < 0.1
@@ -250,7 +257,7 @@ def spontaneous_vs_evoked(spontaneous: xr.Dataset, evoked: xr.Dataset, populatio
     for ds in (spontaneous, evoked):
         trains = _trains(ds, population, start, stop)
         values.append(float(np.nanmean(correlations.spike_count_correlations(trains, window))))
-        rates.append(float(np.mean([len(st) for st in trains]) / (stop - start)))
+        rates.append(mean_rate(trains))
     ratio = values[0] / values[1]
     rows = [r for r in _rows("spontaneous_vs_evoked") if r["value"]]
     fig, ax = plt.subplots(figsize=(4.0, 3.0))
@@ -276,8 +283,13 @@ pairs, in place of Huang & Lisberger's preferred-direction difference (< 60 and 
 
 
 def _by_signal(signal: np.ndarray, noise: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    return np.array([np.nanmean(noise[(signal >= lo) & (signal < hi)]) if np.any((signal >= lo) & (signal < hi))
-                     else np.nan for lo, hi in zip(edges[:-1], edges[1:])])
+    masks = [(signal >= lo) & (signal < hi) for lo, hi in zip(edges[:-1], edges[1:])]
+    return np.array([noise[m].mean() if m.any() else np.nan for m in masks])
+
+
+def _similar_dissimilar(signal: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Noise correlations of the similarly and of the dissimilarly tuned pairs."""
+    return noise[signal > SIMILAR], noise[signal < DISSIMILAR]
 
 
 def tuning_dependence(ds: xr.Dataset, population: str, first: int, control: xr.Dataset | None = None
@@ -298,8 +310,9 @@ def tuning_dependence(ds: xr.Dataset, population: str, first: int, control: xr.D
     counts, ids = tuning.presentation_counts(ds, population, first)
     signal, noise = tuning.signal_and_noise(counts, ids)
     rho, _ = stats.spearmanr(signal, noise)
-    similar, dissimilar = float(np.mean(noise[signal > SIMILAR])), float(np.mean(noise[signal < DISSIMILAR]))
-    p = float(stats.mannwhitneyu(noise[signal > SIMILAR], noise[signal < DISSIMILAR], alternative="greater").pvalue)
+    alike, unlike = _similar_dissimilar(signal, noise)
+    similar, dissimilar = float(alike.mean()), float(unlike.mean())
+    p = float(stats.mannwhitneyu(alike, unlike, alternative="greater").pvalue)
     edges = np.linspace(-1, 1, 9)
     fig, (ax, bars) = plt.subplots(1, 2, figsize=(7.5, 3.0), gridspec_kw={"width_ratios": [1.6, 1]})
     centers = (edges[:-1] + edges[1:]) / 2
@@ -307,7 +320,7 @@ def tuning_dependence(ds: xr.Dataset, population: str, first: int, control: xr.D
     control_values = None
     if control is not None:
         c_signal, c_noise = tuning.signal_and_noise(*tuning.presentation_counts(control, population, first))
-        control_values = (float(np.mean(c_noise[c_signal > SIMILAR])), float(np.mean(c_noise[c_signal < DISSIMILAR])))
+        control_values = tuple(float(group.mean()) for group in _similar_dissimilar(c_signal, c_noise))
         ax.plot(centers, _by_signal(c_signal, c_noise, edges), "o-", color="0.6", label="without decorrelation")
     ax.axhline(0, color="k", lw=0.6, ls=":")
     ax.set_xlabel("signal correlation of the pair")
