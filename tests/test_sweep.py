@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,6 +142,25 @@ def test_failing_run_is_recorded_and_others_finish(tmp_path):
     assert "SimulationError" in str(ds["error"].sel({"task.correlation": 0.9}).values[0])
 
 
+def test_workers_read_relative_paths_from_the_callers_folder(tmp_path, monkeypatch):
+    """The LocalCluster's workers fork from a server process started in another folder (here, if no
+    sweep started it earlier, the test's starting folder); a model's relative ``task.path`` is still
+    read from the folder the sweep was started in, as a plain run reads it."""
+    from copi_bio.sweep.cluster import start_worker_server
+
+    start_worker_server([])
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    np.savez("mnist.npz", x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 40), x_test=rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+             y_test=rng.integers(0, 10, 12))
+    small = ["protocol.presentations=4", "protocol.trials=2", "protocol.eval_every=2", "protocol.forward_onset=0"]
+    ds = run_sweep("mnist_bp", {"feedback.gamma": [1000.0]}, [1, 2], "out", workers=2, progress=False,
+                   overrides=small)
+    assert ds["status"].values.ravel().tolist() == ["complete", "complete"]
+    assert not list((tmp_path / "out" / "runs").glob("*.error.json"))
+
+
 def test_bad_key_fails_before_anything_runs(tmp_path):
     with pytest.raises(copi_bio.ModelError, match="feedback.gama"):
         run_sweep("teacher_student", {"feedback.gama": [1, 2]}, [1], tmp_path, progress=False)
@@ -248,10 +268,17 @@ def _compiled(out: Path) -> list[int]:
 
 @pytest.mark.parametrize("name", list(SPIKING_SWEEPS))
 def test_spiking_sweeps_run_on_the_local_cluster_and_compile_once(name, tmp_path, monkeypatch):
-    """Brian2 is first imported in a dask worker's task thread (no Ctrl+C handler there); concurrent
+    """Brian2 is imported in the main thread of the process the LocalCluster's workers fork from, or
+    (workers of an existing scheduler, or a server started without it) first in a dask worker's task
+    thread (no Ctrl+C handler there); concurrent
     cpp_standalone runs take separate locked build folders of the cache, and only the first run of the
     structure compiles: the others (other seeds, other values, the other worker's slot) reuse its build.
-    Failing runs record their error; an existing scheduler (``--scheduler``) runs spiking models too."""
+    Failing runs record their error; an existing scheduler (``--scheduler``) runs spiking models too.
+    The LocalCluster's workers fork from a server process that was started before the build cache was
+    set: they still build in the caller's cache (the caller's environment is handed over)."""
+    from copi_bio.sweep.cluster import start_worker_server
+
+    start_worker_server([])
     monkeypatch.setenv("COPI_BIO_CACHE", str(tmp_path / "cache"))
     grid, overrides = SPIKING_SWEEPS[name]
     if name in DIVERGING:
