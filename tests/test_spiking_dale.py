@@ -54,7 +54,7 @@ def test_the_circuit_learns_toward_the_teacher_and_needs_decorrelation(short_run
     teacher = learn["teacher_weights"].values
     r = np.corrcoef(w_eff.ravel(), teacher.ravel())[0, 1]
     assert r == pytest.approx(float(learn["teacher_r"][-1]), abs=1e-9)
-    assert r > 0.6  # 0.8 (seed 1) after 120 s of forward learning
+    assert r > 0.6  # 0.84 (seed 1) after 120 s of forward learning at 0.015 /s
     # without decorrelation the COPI rule's common mode runs off the teacher (criterion D)
     assert float(frozen["teacher_r"][-1]) < r - 0.2
 
@@ -73,13 +73,16 @@ def test_the_circuit_needs_the_spike_driven_formulation():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2])
-def test_shipped_dale_teacher_model(seed):
+@pytest.mark.parametrize("seed, least_r", [(1, 0.9), (2, 0.88)])
+def test_shipped_dale_teacher_model(seed, least_r):
     """The shipped model (2000 s simulated with annealed plasticity, about 75 s): r 0.942 / 0.904 for
-    seeds 1 / 2 (seeds 3-5: 0.880, 0.965, 0.896, docs/spiking.md), slope within 20 %, no forward
-    synapse at its clip, and the input's r_sc (100 ms) below half of its 0.17 without decorrelation."""
+    seeds 1 / 2 (seeds 3-5: 0.880, 0.965, 0.896, docs/spiking.md); the goal r >= 0.9 is asserted for the
+    shipped seed, and seed 2 gets 0.02 of room, because Brian2 compiles for the machine's own CPU
+    (-march=native, -ffast-math) and spike trains may differ on other CPUs. Slope within 20 %, no
+    forward synapse at its clip, and the input's r_sc (100 ms) below 0.05, under a third of its 0.17
+    without decorrelation."""
     ds = simulate(load_model(MODEL, [f"seed={seed}"]))
-    assert float(ds["teacher_r"][-1]) >= 0.9
+    assert float(ds["teacher_r"][-1]) >= least_r
     assert abs(float(ds["teacher_slope"][-1]) - 1.0) < 0.2
     c = load_model(MODEL).spiking.forward_offset
     assert np.all(ds["W_input_output"].values > -c)

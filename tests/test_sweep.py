@@ -148,7 +148,7 @@ def test_workers_read_relative_paths_from_the_callers_folder(tmp_path, monkeypat
     read from the folder the sweep was started in, as a plain run reads it."""
     from copi_bio.sweep.cluster import start_worker_server
 
-    start_worker_server([])
+    start_worker_server()
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     np.savez("mnist.npz", x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
@@ -159,6 +159,34 @@ def test_workers_read_relative_paths_from_the_callers_folder(tmp_path, monkeypat
                    overrides=small)
     assert ds["status"].values.ravel().tolist() == ["complete", "complete"]
     assert not list((tmp_path / "out" / "runs").glob("*.error.json"))
+
+
+def test_local_workers_fork_with_both_backends_imported():
+    """On Linux the LocalCluster's workers fork from a server that imported the rate and Brian2
+    backends in its main thread and froze them out of the collector's scans; Brian2's Ctrl+C handler is
+    not left installed in the workers."""
+    import gc
+    import signal
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    from copi_bio.sweep.cluster import start_worker_server
+
+    method = start_worker_server()
+    if method != "forkserver":
+        pytest.skip("workers are spawned on this platform")
+
+    def state():
+        handler = signal.getsignal(signal.SIGINT)
+        return ("brian2" in sys.modules, "copi_bio.rate.simulate" in sys.modules, gc.get_freeze_count() > 10_000,
+                getattr(handler, "__module__", "") or "")
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": method}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        (brian2, rate, frozen, handler_module), = client.run(state).values()
+    assert brian2 and rate and frozen and not handler_module.startswith("brian2")
 
 
 def test_bad_key_fails_before_anything_runs(tmp_path):
@@ -278,7 +306,7 @@ def test_spiking_sweeps_run_on_the_local_cluster_and_compile_once(name, tmp_path
     set: they still build in the caller's cache (the caller's environment is handed over)."""
     from copi_bio.sweep.cluster import start_worker_server
 
-    start_worker_server([])
+    start_worker_server()
     monkeypatch.setenv("COPI_BIO_CACHE", str(tmp_path / "cache"))
     grid, overrides = SPIKING_SWEEPS[name]
     if name in DIVERGING:

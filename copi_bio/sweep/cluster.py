@@ -4,9 +4,9 @@
 (worker processes with one thread and BLAS pinned to one thread each) or to
 an existing scheduler, and hands each finished future to a ``store``
 callback in this process, as the runs finish. Workers only simulate
-(:func:`simulate_pinned`); every file is written by the caller. Workers of
-the LocalCluster fork from a server process that imported the backend once
-(:func:`start_worker_server`).
+(:func:`simulate_pinned`); every file is written by the caller. On Linux
+the LocalCluster's workers fork from a server process that imported the
+backends once (:func:`start_worker_server`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
+from contextlib import ExitStack
 from typing import Callable, Sequence
 
 import xarray as xr
@@ -43,35 +45,51 @@ def simulate_pinned(model: Model) -> xr.Dataset:
             limiter.restore_original_limits()
 
 
-def start_worker_server(modules: Sequence[str]) -> str:
-    """Start the process that LocalCluster workers fork from, with ``modules`` imported.
+def start_worker_server() -> str:
+    """Start the process that LocalCluster workers fork from, with copi_bio's backends imported.
 
     Workers of a LocalCluster are by default spawned: each starts a fresh
     interpreter and imports dask, then copi_bio and Brian2 on its first task
-    (seconds). Forked from a ``forkserver`` process that imported ``modules``
-    once, in its main thread (where Brian2 may install its Ctrl+C handler),
-    they start with everything imported (and with those objects out of the
-    garbage collector's scans, :mod:`copi_bio.sweep.worker`). The server
-    starts here, in the background, so that its imports overlap this
-    process's work until the workers start; it lives as long as this
-    process, so later sweeps start their workers at once. A forked worker
-    starts in this process's folder (multiprocessing hands it over) but with
-    the server's environment: :func:`run_on_dask` hands this process's
-    environment over as the LocalCluster's ``env``.
+    (seconds). Forked from a ``forkserver`` process that imported them once,
+    in its main thread (:mod:`copi_bio.sweep._preload`), they start with
+    everything imported and with those objects out of the garbage
+    collector's scans. The server starts here, in the background, so that
+    its imports overlap this process's work until the workers start, with
+    one BLAS/OpenMP thread (:data:`THREAD_ENV`) in its environment.
+
+    It lives as long as this Python process, so later sweeps start their
+    workers at once; and, with it, what it read when it started: copi_bio's
+    code, Brian2's preference files, environment variables that were
+    removed since (:func:`run_on_dask` hands the current environment over,
+    which adds and changes variables but cannot remove any). Restart Python
+    after editing any of these. If something else in the process started a
+    forkserver first, workers fork from that one and import the backends on
+    their first task.
+
+    Only on Linux with Python >= 3.11.1 (older forkservers listen on a socket
+    that other local users can reach); elsewhere workers are spawned.
 
     Returns
     -------
     str
         The start method for dask's ``distributed.worker.multiprocessing-method``:
-        ``"forkserver"``, or ``"spawn"`` where there is none (Windows).
+        ``"forkserver"`` or ``"spawn"``.
     """
+    if sys.platform != "linux" or sys.version_info < (3, 11, 1):
+        return "spawn"
     from multiprocessing import forkserver
 
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return "spawn"
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["distributed", *modules, f"{__package__}.worker"])
-    forkserver.ensure_running()
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", f"{__package__}._preload"])
+    saved = {k: os.environ.get(k) for k in THREAD_ENV}
+    os.environ.update(THREAD_ENV)
+    try:
+        forkserver.ensure_running()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return "forkserver"
 
 
@@ -98,28 +116,25 @@ def run_on_dask(todo: Sequence[Run], total: int, workers: int, scheduler: str | 
     on_result : callable, optional
         Called as ``on_result(run, status)`` after ``store``.
     """
-    cluster = None
-    if scheduler is None:  # first, so that the server's imports overlap this process's
-        spiking = any(run.model.backend == "spiking" for run in todo)
-        method = start_worker_server(["copi_bio.spiking" if spiking else "copi_bio.simulation"])
+    method = start_worker_server() if scheduler is None else None  # first: its imports overlap ours
     import dask
     from distributed import Client, LocalCluster, as_completed
     from tqdm.auto import tqdm
 
-    if scheduler is None:
-        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.CRITICAL,
-                                   env={**os.environ, **THREAD_ENV})
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout="30s")
-        except (OSError, TimeoutError) as err:
-            raise CopiBioError(f"cannot connect to the dask scheduler {scheduler!r}: {err}") from None
-    bar = tqdm(total=total, initial=total - len(todo), desc="sweep", unit="run",
-               disable=not progress, dynamic_ncols=True)
-    try:
+    with ExitStack() as stack:  # closed in reverse: progress bar, client, cluster, start method
+        if scheduler is None:  # the start method stays set while the cluster lives: a restarted worker forks too
+            stack.enter_context(dask.config.set({"distributed.worker.multiprocessing-method": method}))
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.CRITICAL, env={**os.environ, **THREAD_ENV}))
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="30s"))
+            except (OSError, TimeoutError) as err:
+                raise CopiBioError(f"cannot connect to the dask scheduler {scheduler!r}: {err}") from None
+        bar = stack.enter_context(tqdm(total=total, initial=total - len(todo), desc="sweep", unit="run",
+                                       disable=not progress, dynamic_ncols=True))
         futures = {}
         for run in todo:
             fut = client.submit(simulate_pinned, run.model, key=f"copi-run-{run.name}", pure=False)
@@ -132,8 +147,3 @@ def run_on_dask(todo: Sequence[Run], total: int, workers: int, scheduler: str | 
             if on_result is not None:
                 on_result(run, status)
             fut.release()
-    finally:
-        bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
