@@ -148,6 +148,14 @@ def test_tuning_statistics_recover_repeats_and_refuse_too_few():
         tuning.signal_and_noise(counts[:2], shown[:2])
     with pytest.raises(CopiBioError, match="no 'stimulus_output'"):
         tuning.stimulus_ids(ds, "output")
+    # 10 ms windows tile the presentation: their counts add up to the whole presentation's
+    bins = np.arange(0.0, 0.1001, 0.01)
+    tiled = sum(tuning.presentation_counts(ds, "hidden", 40, lo, hi - lo)[0] for lo, hi in zip(bins[:-1], bins[1:]))
+    np.testing.assert_array_equal(tiled, counts)
+    similarity = tuning.pattern_similarity(ds, "hidden", 40, bins, np.array([[0, 1], [2, 5]]))
+    assert similarity.shape == (10, 2) and np.all(np.abs(similarity) <= 1)
+    with pytest.raises(CopiBioError, match=r"stimuli \[99\] are not shown from presentation 40 on"):
+        tuning.pattern_similarity(ds, "hidden", 40, bins, np.array([[0, 99]]))
 
 
 @pytest.mark.slow

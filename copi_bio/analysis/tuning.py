@@ -52,6 +52,27 @@ def stimulus_ids(ds: xr.Dataset, population: str = "input") -> tuple[np.ndarray,
     return order[inverse.ravel()], float(ds[name].attrs["t_present"])
 
 
+def _binned_counts(ds: xr.Dataset, population: str, first: int, edges: np.ndarray,
+                   stimulus: str) -> tuple[np.ndarray, np.ndarray]:
+    """Spike counts of every cell in each window ``[edges[b], edges[b + 1])`` after every onset.
+
+    Returns ``counts`` of shape ``(len(edges) - 1, presentations - first, cells)`` and the stimulus
+    ids of the counted presentations; a window outside the presentation is refused.
+    """
+    ids, t_present = stimulus_ids(ds, stimulus)
+    if not (edges[0] >= 0 and np.all(np.diff(edges) > 0) and edges[-1] <= t_present + 1e-12):
+        raise CopiBioError(f"counting window [{edges[0]}, {edges[-1]}) s is not inside a presentation of "
+                           f"{t_present} s")
+    times = ds[f"spike_time_{population}"].values
+    cells = ds[f"spike_index_{population}"].values
+    k = np.floor(times / t_present + 1e-9).astype(int)
+    window = np.searchsorted(edges, times - k * t_present, side="right") - 1
+    keep = (k >= first) & (k < len(ids)) & (window >= 0) & (window < len(edges) - 1)
+    counts = np.zeros((len(edges) - 1, len(ids), ds.sizes[f"neuron_{population}"]))
+    np.add.at(counts, (window[keep], k[keep], cells[keep]), 1.0)
+    return counts[:, first:], ids[first:]
+
+
 def presentation_counts(ds: xr.Dataset, population: str, first: int, offset: float = 0.0,
                         width: float | None = None, stimulus: str = "input") -> tuple[np.ndarray, np.ndarray]:
     """Spike counts of every cell in a window of every presentation from ``first`` on.
@@ -67,6 +88,8 @@ def presentation_counts(ds: xr.Dataset, population: str, first: int, offset: flo
     offset, width : float
         The counting window, in seconds after each stimulus onset; ``width`` None: to the end of the
         presentation.
+    stimulus : str
+        The stimulus population (see :func:`stimulus_ids`).
 
     Returns
     -------
@@ -74,19 +97,10 @@ def presentation_counts(ds: xr.Dataset, population: str, first: int, offset: flo
     ids : ndarray of int
         Stimulus identity of each counted presentation.
     """
-    ids, t_present = stimulus_ids(ds, stimulus)
+    _, t_present = stimulus_ids(ds, stimulus)
     width = t_present - offset if width is None else width
-    if not 0 <= offset < offset + width <= t_present + 1e-12:
-        raise CopiBioError(f"counting window [{offset}, {offset + width}) s is not inside a presentation of "
-                           f"{t_present} s")
-    times = ds[f"spike_time_{population}"].values
-    cells = ds[f"spike_index_{population}"].values
-    k = np.floor(times / t_present + 1e-9).astype(int)
-    phase = times - k * t_present
-    keep = (k >= first) & (k < len(ids)) & (phase >= offset) & (phase < offset + width)
-    counts = np.zeros((len(ids), ds.sizes[f"neuron_{population}"]))
-    np.add.at(counts, (k[keep], cells[keep]), 1.0)
-    return counts[first:], ids[first:]
+    counts, ids = _binned_counts(ds, population, first, np.array([offset, offset + width]), stimulus)
+    return counts[0], ids
 
 
 def _stimulus_means(counts: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -128,20 +142,25 @@ def pattern_similarity(ds: xr.Dataset, population: str, first: int, bins: np.nda
     bins : ndarray
         Bin edges (s after onset).
     pairs : ndarray of int, ``(k, 2)``
-        Stimulus pairs (ids as :func:`stimulus_ids`).
+        Stimulus pairs (ids as :func:`stimulus_ids`), each stimulus shown from ``first`` on.
 
     Returns
     -------
     ndarray, ``(len(bins) - 1, len(pairs))``
         Pearson correlation of the two stimulus-specific patterns of each pair in each bin.
     """
+    counts, ids = _binned_counts(ds, population, first, np.asarray(bins, dtype=float), "input")
+    shown = np.unique(ids)
+    pairs = np.asarray(pairs)
+    if not np.all(np.isin(pairs, shown)):
+        raise CopiBioError(f"stimuli {sorted(set(pairs.ravel().tolist()) - set(shown.tolist()))} are not "
+                           f"shown from presentation {first} on")
+    rows = np.searchsorted(shown, pairs)
     out = []
-    for lo, hi in zip(bins[:-1], bins[1:]):
-        counts, ids = presentation_counts(ds, population, first, lo, hi - lo)
-        means = _stimulus_means(counts, ids)
-        means = means - means.mean(axis=0)
-        r = np.corrcoef(means)
-        out.append(r[pairs[:, 0], pairs[:, 1]])
+    for binned in counts:
+        means = _stimulus_means(binned, ids)
+        r = np.corrcoef(means - means.mean(axis=0))
+        out.append(r[rows[:, 0], rows[:, 1]])
     return np.asarray(out)
 
 
