@@ -189,6 +189,29 @@ def test_local_workers_fork_with_both_backends_imported():
     assert brian2 and rate and frozen and not handler_module.startswith("brian2")
 
 
+def test_sweeps_side_by_side_do_not_fight_over_a_port(tmp_path):
+    """Another process (here a plain socket) holds dask's default HTTP port 8787, as a sweep already
+    running does: a sweep starts its scheduler's HTTP server on a free port, without a warning."""
+    import socket
+    import warnings
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:
+        pass  # already held by another process: the same situation
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = run_sweep("teacher_student", {"feedback.gamma": [1]}, [1], tmp_path, workers=1,
+                           progress=False, overrides=["protocol.presentations=20", "protocol.eval_every=10"])
+    finally:
+        holder.close()
+    assert ds["status"].values.ravel().tolist() == ["complete"]
+    assert not [w for w in caught if "already in use" in str(w.message)]
+
+
 def test_bad_key_fails_before_anything_runs(tmp_path):
     with pytest.raises(copi_bio.ModelError, match="feedback.gama"):
         run_sweep("teacher_student", {"feedback.gama": [1, 2]}, [1], tmp_path, progress=False)

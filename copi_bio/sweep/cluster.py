@@ -124,9 +124,12 @@ def run_on_dask(todo: Sequence[Run], total: int, workers: int, scheduler: str | 
     with ExitStack() as stack:  # closed in reverse: progress bar, client, cluster, start method
         if scheduler is None:  # the start method stays set while the cluster lives: a restarted worker forks too
             stack.enter_context(dask.config.set({"distributed.worker.multiprocessing-method": method}))
+            # no dashboard; the scheduler's HTTP server takes a free port, not dask's 8787, so that
+            # sweeps running side by side do not warn that the port is in use
             cluster = stack.enter_context(LocalCluster(
                 n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.CRITICAL, env={**os.environ, **THREAD_ENV}))
+                scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.CRITICAL,
+                env={**os.environ, **THREAD_ENV}))
             client = stack.enter_context(Client(cluster))
         else:
             try:
