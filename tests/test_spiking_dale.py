@@ -54,7 +54,7 @@ def test_the_circuit_learns_toward_the_teacher_and_needs_decorrelation(short_run
     teacher = learn["teacher_weights"].values
     r = np.corrcoef(w_eff.ravel(), teacher.ravel())[0, 1]
     assert r == pytest.approx(float(learn["teacher_r"][-1]), abs=1e-9)
-    assert r > 0.6  # 0.84 (seed 1) after 120 s of forward learning at 0.015 /s
+    assert r > 0.6  # 0.77 (seed 1) after 120 s of forward learning at 0.015 /s, unannealed (frozen: 0.36)
     # without decorrelation the COPI rule's common mode runs off the teacher (criterion D)
     assert float(frozen["teacher_r"][-1]) < r - 0.2
 
