@@ -319,11 +319,10 @@ def _compiled(out: Path) -> list[int]:
 
 @pytest.mark.parametrize("name", list(SPIKING_SWEEPS))
 def test_spiking_sweeps_run_on_the_local_cluster_and_compile_once(name, tmp_path, monkeypatch):
-    """Brian2 is imported in the main thread of the process the LocalCluster's workers fork from, or
-    (workers of an existing scheduler, or a server started without it) first in a dask worker's task
-    thread (no Ctrl+C handler there); concurrent
-    cpp_standalone runs take separate locked build folders of the cache, and only the first run of the
-    structure compiles: the others (other seeds, other values, the other worker's slot) reuse its build.
+    """Brian2 is imported in the main thread of the process the LocalCluster's workers fork from, or,
+    on the workers of an existing scheduler, first in a dask worker's task thread (no Ctrl+C handler
+    there); concurrent cpp_standalone runs take separate locked build folders of the cache, and only the
+    first run of the structure compiles: the others (other seeds, other values, the other worker's slot) reuse its build.
     Failing runs record their error; an existing scheduler (``--scheduler``) runs spiking models too.
     The LocalCluster's workers fork from a server process that was started before the build cache was
     set: they still build in the caller's cache (the caller's environment is handed over)."""

@@ -52,14 +52,14 @@ def stimulus_ids(ds: xr.Dataset, population: str = "input") -> tuple[np.ndarray,
     return order[inverse.ravel()], float(ds[name].attrs["t_present"])
 
 
-def _binned_counts(ds: xr.Dataset, population: str, first: int, edges: np.ndarray,
-                   stimulus: str) -> tuple[np.ndarray, np.ndarray]:
+def _binned_counts(ds: xr.Dataset, population: str, first: int, edges: np.ndarray, ids: np.ndarray,
+                   t_present: float) -> tuple[np.ndarray, np.ndarray]:
     """Spike counts of every cell in each window ``[edges[b], edges[b + 1])`` after every onset.
 
-    Returns ``counts`` of shape ``(len(edges) - 1, presentations - first, cells)`` and the stimulus
-    ids of the counted presentations; a window outside the presentation is refused.
+    ``ids`` and ``t_present`` are those of :func:`stimulus_ids`. Returns ``counts`` of shape
+    ``(len(edges) - 1, presentations - first, cells)`` and the stimulus ids of the counted
+    presentations; a window outside the presentation is refused.
     """
-    ids, t_present = stimulus_ids(ds, stimulus)
     if not (edges[0] >= 0 and np.all(np.diff(edges) > 0) and edges[-1] <= t_present + 1e-12):
         raise CopiBioError(f"counting window [{edges[0]}, {edges[-1]}) s is not inside a presentation of "
                            f"{t_present} s")
@@ -97,9 +97,9 @@ def presentation_counts(ds: xr.Dataset, population: str, first: int, offset: flo
     ids : ndarray of int
         Stimulus identity of each counted presentation.
     """
-    _, t_present = stimulus_ids(ds, stimulus)
+    ids, t_present = stimulus_ids(ds, stimulus)
     width = t_present - offset if width is None else width
-    counts, ids = _binned_counts(ds, population, first, np.array([offset, offset + width]), stimulus)
+    counts, ids = _binned_counts(ds, population, first, np.array([offset, offset + width]), ids, t_present)
     return counts[0], ids
 
 
@@ -149,7 +149,7 @@ def pattern_similarity(ds: xr.Dataset, population: str, first: int, bins: np.nda
     ndarray, ``(len(bins) - 1, len(pairs))``
         Pearson correlation of the two stimulus-specific patterns of each pair in each bin.
     """
-    counts, ids = _binned_counts(ds, population, first, np.asarray(bins, dtype=float), "input")
+    counts, ids = _binned_counts(ds, population, first, np.asarray(bins, dtype=float), *stimulus_ids(ds))
     shown = np.unique(ids)
     pairs = np.asarray(pairs)
     if not np.all(np.isin(pairs, shown)):
