@@ -10,6 +10,7 @@ from conftest import override_error
 from copi_bio import load_model, simulate
 from copi_bio.initial import effective_weights
 from copi_bio.metrics import teacher_agreement
+from copi_bio.spiking import plasticity
 from copi_bio.spiking.chain import shared_weights
 
 
@@ -43,6 +44,30 @@ def test_copies_transmit_through_one_table_and_learn_its_mean_update(runtime_dev
     # transmission reads the table before the same step's update: the spikes at 1 and 2 ms pass w = 0,
     # the second spike of copy 0 passes the mean update of the first three; copy 1 receives nothing
     np.testing.assert_allclose(post.I[:].reshape(copies, n_post), [(u[0] + u[1]) / copies, np.zeros(n_post)])
+
+
+def test_centring_subtracts_the_rule_at_the_presynaptic_mean_rate(runtime_device):
+    """``forward_centring = "mean_rate"``: without spikes, a table element moves at
+    ``-eta_w / copies sum_c rate_bar_c / rs ((u_c - ubar_c) - w activity_c)``, every ``summation_dt``."""
+    copies, n_pre, n_post, dt, step = 2, 2, 3, 1e-4, 1e-3
+    pre = b2.NeuronGroup(copies * n_pre, "rate_bar : Hz\nactivity : 1", threshold="False", dt=dt * b2.second)
+    rate_bar = np.array([[40.0, 80.0], [20.0, 60.0]])  # (copy, cell), Hz
+    pre.rate_bar = rate_bar.ravel() * b2.Hz
+    pre.activity = 0.0
+    post = b2.NeuronGroup(copies * n_post, "u : 1\nubar : 1", dt=dt * b2.second)
+    u = np.array([[1.0, -2.0, 3.0], [0.5, 1.0, -1.0]])
+    post.u, post.ubar = u.ravel(), 0.25
+    table = shared_weights.table_group("table", "w", np.zeros(n_pre * n_post), dt, centring=True)
+    pairs = shared_weights.copy_pairs(copies, n_pre, n_post)
+    eta, rs = 2.0, 50.0
+    ns = {"eta_w": eta * b2.Hz, "gate_w": b2.TimedArray([1.0], dt=1 * b2.second), "copies": copies,
+          "rs": rs * b2.Hz}
+    reads = {"u_q": (post, "u", "1"), "ubar_q": (post, "ubar", "1")}
+    syn = shared_weights.centring(pre, table, reads, pairs, plasticity.copi_forward(centred=True), ns, step, "centre")
+    b2.Network(pre, post, table, syn).run(10 * b2.ms)
+    w = shared_weights.SharedTable(table, n_pre, n_post, []).matrix(table.w[:])
+    drift = np.einsum("cj,ci->ij", rate_bar / rs, u - 0.25) / copies  # (post, pre)
+    np.testing.assert_allclose(w, -eta * 10e-3 * drift, rtol=1e-9)
 
 
 def test_parallel_copies_of_the_teacher_model_share_weights_and_average_noise(tmp_path):

@@ -161,6 +161,10 @@ class ChainChecks(StabilityCriteria):
                              f"'none' or 'inhibitory' with spiking.neuron = {spk.neuron!r} (the Dale circuit, "
                              "with interneurons and feedforward inhibition, is built for spiking.neuron = "
                              "'lif_spike')")
+        if spk.forward_centring != "none" and spk.neuron != "lif_spike":
+            raise ModelError("spiking.forward_centring", spk.forward_centring,
+                             f"'none' with spiking.neuron = {spk.neuron!r} (the centring term belongs to the "
+                             "spike-driven forward rule of 'lif_spike')")
         if spk.neuron == "lif_spike":
             self.check_spike_driven()
 

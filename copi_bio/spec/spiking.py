@@ -70,6 +70,10 @@ class SpikingParams(SpecBase):
                                       doc="forward learning rate (1/s; default 1 / plasticity.tau)")
     forward_update: str = param("choice", "spike", choices=("spike", "clock"),
                                 doc="apply the forward COPI rule at presynaptic spikes (unbiased) or every step")
+    forward_centring: str = param("choice", "none", choices=("none", "mean_rate"),
+                                  doc="lif_spike: 'mean_rate' adds to the forward rule a continuous term at the "
+                                      "presynaptic slow mean rate, so the rule follows the centred spike train "
+                                      "(its drift a covariance; docs/spiking.md)")
     dale: str = param("choice", "inhibitory", choices=("none", "inhibitory", "circuit"),
                       doc="lateral weights signed (none), kept M >= 0 between principal cells (inhibitory), or "
                           "Dale's law throughout (circuit, lif_spike): principal cells excite only, lateral "

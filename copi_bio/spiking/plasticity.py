@@ -167,35 +167,57 @@ class TableRule:
     reads : dict
         ``variable -> unit``: variables of the partner cell of the same copy that ``learn`` reads
         (as ``<variable>_q``).
+    centring : str or None
+        With ``spiking.forward_centring = "mean_rate"``: the summed expression of the continuous
+        centring term of one copy (:data:`CENTRING`).
+    apply_centring : str or None
+        The statement that subtracts the copies' summed ``centring`` from the table element every
+        ``spiking.summation_dt`` (``t_centring``).
     """
 
     var: str
     transmit: str
     learn: str
     reads: dict[str, str]
+    centring: str | None = None
+    apply_centring: str | None = None
 
 
-def copi_forward() -> TableRule:
+CENTRING = "rate_bar_pre / rs * ((u_q - ubar_q) - {weight} * activity_pre)"
+"""Drift of the forward rule's centring term in one copy, summed into the table element's
+``centring``: the spike-driven rule's ``<S_pre (...)>`` at the presynaptic slow mean rate ``rate_bar``."""
+
+
+def copi_forward(centred: bool = False) -> TableRule:
     """Forward synapse of a spike-driven chain: current jump and the COPI rule at presynaptic spikes.
 
-    Namespace needed: ``eta_w`` (Hz), ``gate_w`` (a :class:`brian2.TimedArray`),
-    ``rs``, ``tau_syn``, ``copies``.
+    With ``centred``, a continuous term subtracts the rule's drift at the
+    presynaptic slow mean rate: ``dw/dt = -eta_w rate_bar_pre / rs ((u - ubar)
+    - w activity_pre)``, so that the rule follows the centred spike train
+    ``S_pre - rate_bar_pre`` (``docs/spiking.md``). Namespace needed:
+    ``eta_w`` (Hz), ``gate_w`` (a :class:`brian2.TimedArray`), ``rs``,
+    ``tau_syn``, ``copies`` and, with ``centred``, ``t_centring``.
     """
     return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=COPI_FORWARD_SPIKE_DRIVEN,
-                     reads={"u": "1", "ubar": "1"})
+                     reads={"u": "1", "ubar": "1"},
+                     centring=CENTRING.format(weight="w_post") if centred else None,
+                     apply_centring="w -= eta_w * gate_w(t) * t_centring / copies * centring" if centred else None)
 
 
-def copi_forward_dale() -> TableRule:
+def copi_forward_dale(centred: bool = False) -> TableRule:
     """Excitatory forward synapse of the Dale circuit: current jump and the COPI rule of the signed
     weight ``w - w_offset`` at presynaptic spikes, ``w >= 0``.
 
     Namespace needed: as :func:`copi_forward`, and ``w_offset`` (the weight ``c`` of the
-    feedforward inhibition).
+    feedforward inhibition). ``centred`` as in :func:`copi_forward`, also clipped at ``w >= 0``.
     """
     step = ("w_post + eta_w * gate_w(t) / (rs * copies) * ((u_q - ubar_q) - (w_post - w_offset) "
             "* activity_pre)")
     return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=f"w_post = clip({step}, 0, inf)",
-                     reads={"u": "1", "ubar": "1"})
+                     reads={"u": "1", "ubar": "1"},
+                     centring=CENTRING.format(weight="(w_post - w_offset)") if centred else None,
+                     apply_centring=("w = clip(w - eta_w * gate_w(t) * t_centring / copies * centring, 0, inf)"
+                                     if centred else None))
 
 
 def interneuron_covariance() -> TableRule:

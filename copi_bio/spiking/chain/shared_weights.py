@@ -94,9 +94,11 @@ def copy_pairs(copies: int, n_pre: int, n_post: int, exclude_self: bool = False)
     return c * n_pre + jj, c * n_post + ii, jj * n_post + ii
 
 
-def table_group(name: str, var: str, values: np.ndarray, dt: float) -> b2.NeuronGroup:
-    """The table: a group of ``len(values)`` elements holding the weight ``var``."""
-    group = b2.NeuronGroup(len(values), f"{var} : 1", dt=dt * b2.second, name=name)
+def table_group(name: str, var: str, values: np.ndarray, dt: float, centring: bool = False) -> b2.NeuronGroup:
+    """The table: a group of ``len(values)`` elements holding the weight ``var`` (and, with
+    ``centring``, the copies' summed centring drift ``centring``)."""
+    eqs = f"{var} : 1" + ("\ncentring : 1" if centring else "")
+    group = b2.NeuronGroup(len(values), eqs, dt=dt * b2.second, name=name)
     setattr(group, var, values)
     return group
 
@@ -136,6 +138,35 @@ def summation(pre: b2.NeuronGroup, post: b2.NeuronGroup, table: b2.NeuronGroup, 
     return syn
 
 
+def _partner_synapses(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[b2.NeuronGroup, str, str]],
+                      pre_index: np.ndarray, element: np.ndarray, partner: np.ndarray, model: str,
+                      namespace: dict, dt: float, name: str, on_pre: str | None = None) -> b2.Synapses:
+    eqs = "qidx : integer (constant)\n" + "".join(f"{local} : {unit} (linked)\n"
+                                                   for local, (_, _, unit) in reads.items()) + model
+    syn = b2.Synapses(pre, table, eqs, on_pre=on_pre, dt=dt * b2.second, namespace=namespace, name=name)
+    syn.connect(i=pre_index, j=element)
+    syn.qidx = partner
+    for local, (group, var, _) in reads.items():
+        setattr(syn, local, b2.linked_var(group, var, index="qidx"))
+    return syn
+
+
+def centring(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[b2.NeuronGroup, str, str]],
+             pairs: tuple[np.ndarray, ...], rule, namespace: dict, dt: float, name: str) -> b2.Synapses:
+    """Synapses that sum every copy's continuous centring drift (``rule.centring``) into the table
+    element's ``centring`` every ``dt``; the table subtracts it (``rule.apply_centring``) in the same step.
+
+    The table's namespace gains the synapses' (``t_centring = dt``).
+    """
+    syn = _partner_synapses(pre, table, reads, pairs[0], pairs[2], pairs[1],
+                            f"centring_post = {rule.centring} : 1 (summed)\n", namespace, dt, name)
+    for updater in syn.summed_updaters.values():
+        updater._clock = syn.clock
+    table.namespace.update({**namespace, "t_centring": dt * b2.second})
+    table.run_regularly(rule.apply_centring, dt=dt * b2.second, when="after_groups", name=f"{name}_apply")
+    return syn
+
+
 def learning(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[b2.NeuronGroup, str, str]],
              pre_index: np.ndarray, element: np.ndarray, partner: np.ndarray, on_pre: str,
              namespace: dict, dt: float, name: str) -> b2.Synapses:
@@ -152,13 +183,7 @@ def learning(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[
     on_pre : str
         The rule, writing ``<var>_post`` (the table element).
     """
-    eqs = "qidx : integer (constant)\n" + "".join(f"{local} : {unit} (linked)\n"
-                                                   for local, (_, _, unit) in reads.items())
-    syn = b2.Synapses(pre, table, eqs, on_pre=on_pre, dt=dt * b2.second, namespace=namespace, name=name)
-    syn.connect(i=pre_index, j=element)
-    syn.qidx = partner
-    for local, (group, var, _) in reads.items():
-        setattr(syn, local, b2.linked_var(group, var, index="qidx"))
+    syn = _partner_synapses(pre, table, reads, pre_index, element, partner, "", namespace, dt, name, on_pre=on_pre)
     syn.pre.order = 1  # after the transmission pathways of the same spikes
     return syn
 
@@ -180,7 +205,7 @@ def forward_table(k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w_init: np.
         The plasticity rule (:mod:`copi_bio.spiking.plasticity`).
     """
     n_post, n_pre = w_init.shape
-    table = table_group(f"W_{k}", rule.var, w_init.T.ravel(), dt)
+    table = table_group(f"W_{k}", rule.var, w_init.T.ravel(), dt, centring=rule.centring is not None)
     pairs = copy_pairs(copies, n_pre, n_post)
     summed = synapses.balance_current(rule.var)
     if feedback_weight is not None:
@@ -189,4 +214,7 @@ def forward_table(k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w_init: np.
     sums = summation(pre, post, table, rule.var, summed, pairs, namespace, summation_dt, f"W_{k}_summation")
     reads = {f"{v}_q": (post, v, unit) for v, unit in rule.reads.items()}
     learn = learning(pre, table, reads, pairs[0], pairs[2], pairs[1], rule.learn, namespace, dt, f"W_{k}_learning")
-    return SharedTable(table, n_pre, n_post, [table, transmit, sums, learn])
+    objects = [table, transmit, sums, learn]
+    if rule.centring is not None:
+        objects.append(centring(pre, table, reads, pairs, rule, namespace, summation_dt, f"W_{k}_centring"))
+    return SharedTable(table, n_pre, n_post, objects)
