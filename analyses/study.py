@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -13,16 +14,28 @@ import xarray as xr
 import copi_bio
 from copi_bio.analysis import features
 from copi_bio.atomic import atomic_write
+from copi_bio.modelfile import model_hash
 from copi_bio.tasks import TaskData, digits
 
 
 def run_or_load(model: str, overrides: Iterable[str], out_dir: Path, tag: str) -> xr.Dataset:
-    """Result of ``model`` with ``overrides``, simulated once and cached as ``out_dir/runs/tag.nc``."""
+    """Result of ``model`` with ``overrides``, simulated once and cached as ``out_dir/runs/tag.nc``.
+
+    A cached file is reused only when it holds the result of the same resolved model (its
+    ``model_hash``); after a change of the model file, or of the overrides, the model runs again
+    and its new result replaces the file.
+    """
+    spec = copi_bio.load_model(model, list(overrides))
     path = out_dir / "runs" / f"{tag}.nc"
     if path.is_file():
-        return copi_bio.open_result(path)
-    ds = copi_bio.simulate(copi_bio.load_model(model, list(overrides)), progress=True)
-    copi_bio.save_result(ds, path)
+        ds = copi_bio.open_result(path)
+        if ds.attrs.get("model_hash") == model_hash(spec):
+            return ds
+        ds.close()
+        print(f"{path} holds the result of another version of {model} (model_hash differs); running it again",
+              file=sys.stderr)
+    ds = copi_bio.simulate(spec, progress=True)
+    copi_bio.save_result(ds, path, overwrite=path.is_file())
     return ds
 
 

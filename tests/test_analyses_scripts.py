@@ -104,3 +104,21 @@ def test_spiking_vs_rate_script(tmp_path):
     assert len(rows) == 3 and all(0.0 <= float(r["final_accuracy"]) <= 1.0 for r in rows)
     spiking = next(r for r in rows if r["run"].startswith("spiking"))
     assert int(spiking["samples"]) == 120  # 60 presentations x 2 copies
+
+
+def test_cached_runs_are_reused_only_for_the_same_model(tmp_path, capsys):
+    """``study.run_or_load`` reuses ``runs/TAG.nc`` for the same resolved model and runs again, replacing
+    the file, when the model differs (a changed model file or other overrides)."""
+    study = importlib.import_module("study")
+    small = ["protocol.presentations=20", "protocol.eval_every=10"]
+    path = tmp_path / "runs" / "tag.nc"
+    first = study.run_or_load("teacher_student", small, tmp_path, "tag")
+    digest, inode = first.attrs["model_hash"], path.stat().st_ino
+    first.close()
+    study.run_or_load("teacher_student", small, tmp_path, "tag").close()
+    assert path.stat().st_ino == inode  # loaded, not written again (a new result is renamed into place)
+    assert "running it again" not in capsys.readouterr().err
+    other = study.run_or_load("teacher_student", small + ["seed=7"], tmp_path, "tag")
+    assert other.attrs["seed"] == 7 and other.attrs["model_hash"] != digest and path.stat().st_ino != inode
+    assert "model_hash differs" in capsys.readouterr().err
+    other.close()
