@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import override_error
-from copi_bio import load_model, simulate
+from copi_bio import SimulationError, load_model, simulate
 from copi_bio.initial import effective_weights, seeded_generators
 from copi_bio.modelfile import parse_model, read_model_table
 from copi_bio.tasks import build_task
@@ -165,9 +165,11 @@ def test_prediction_formulation_needs_dt_within_the_somatic_time_constants():
     ("spiking.tau_syn='0 ms'", "spiking.tau_syn", "positive"),
     ("spiking.input_rate_offset='200 Hz'", "spiking.max_rate", "input_rate_offset"),
     ("spiking.neuron=lif", "spiking.neuron", "'lif_spike'"),
+    ("spiking.neuron=poisson_rate\nspiking.forward_centring=mean_rate", "spiking.forward_centring",
+     "spike-driven forward rule"),
 ])
 def test_bad_spike_driven_values_name_key_value_and_allowed(override, key, fragment):
-    err = override_error(MODEL, [override])
+    err = override_error(MODEL, override.split("\n"))
     assert err.key == key
     assert fragment in err.allowed
 
@@ -189,7 +191,9 @@ COPIES = "spiking_lif_digits_copies"
 
 
 def test_spiking_digits_with_parallel_copies_learns_in_a_short_run(tmp_path):
-    """The 16-copy digits model, reduced to 4 copies and 20 s (80 copy-seconds of samples)."""
+    """The 16-copy digits model, reduced to 4 copies and 20 s (80 copy-seconds of samples). Its
+    ``gamma = 50`` needs the centred forward rule: without it the weights run away within a second
+    (the slow test below)."""
     ds = simulate(load_model(COPIES, ["protocol.trials=4", "protocol.presentations=200", "protocol.eval_every=100",
                                       "protocol.anneal=100", f"spiking.build_dir='{tmp_path}'"]))
     acc = ds["test_accuracy"].values
@@ -200,26 +204,35 @@ def test_spiking_digits_with_parallel_copies_learns_in_a_short_run(tmp_path):
     assert shown.shape == (200, 64) and shown.min() >= 0.0 and shown.max() == 1.0
     assert ds["stimulus_input"].attrs["t_present"] == pytest.approx(0.1)
     assert len(np.unique(shown, axis=0)) > 150  # epoch-wise shuffling of 1437 training images
-    # measured 0.108 -> 0.856 (10 s) -> 0.883 (20 s); chance is 0.1, one network has 0.82 after 50 s
+    # measured 0.100 -> 0.811 (10 s) -> 0.883 (20 s); chance is 0.1, one network has 0.82 after 50 s
     assert acc[-1] > 0.75
+
+
+@pytest.mark.slow
+def test_uncentred_forward_rule_runs_away_at_the_digits_models_gamma(tmp_path):
+    """``gamma = 50`` without ``forward_centring``: the spike train's mean rate times the cell's own
+    response makes the weights run away within a second of learning (docs/spiking.md, "Centring the
+    forward rule"); the shipped, centred file learns with the same settings (the test above)."""
+    with pytest.raises(SimulationError) as info:
+        simulate(load_model(COPIES, ["protocol.trials=2", "protocol.presentations=10", "protocol.eval_every=5",
+                                     "spiking.forward_centring=none", f"spiking.build_dir='{tmp_path}'"]))
+    assert info.value.variable == "W" and info.value.time <= 1.0
 
 
 @pytest.fixture(scope="module")
 def copies_run(tmp_path_factory):
-    """The shipped 16-copy digits model (200 s simulated, ~8-10 min), run once for the slow tests."""
+    """The shipped 16-copy digits model (200 s simulated, ~5-6 min), run once for the slow tests."""
     return simulate(load_model(COPIES, [f"spiking.build_dir='{tmp_path_factory.mktemp('copies')}'"]))
 
 
 @pytest.mark.slow
-def test_spiking_digits_with_parallel_copies_reaches_the_single_network(copies_run):
-    """Seeds 1-5 in docs/spiking.md: 0.928 +- 0.004 (0.922-0.933)."""
+def test_spiking_digits_reach_97_percent(copies_run):
+    """Issue target: seeds 1-5 end at 0.975, 0.975, 0.967, 0.978, 0.978 (mean 0.974, docs/spiking.md);
+    seed 1 (the file's) at 0.975, the issue's 0.97 leaving 0.005, about one seed-to-seed standard
+    deviation, for other compilers' floating-point differences."""
     acc = copies_run["test_accuracy"].values
     print(f"16 copies: accuracy {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f})")
-    assert acc[-1] >= 0.90
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue target not reached: spiking digits end near 0.92-0.93 "
-                                       "(docs/spiking.md, 'What limited spiking digits to 0.92')")
-def test_spiking_digits_reach_97_percent(copies_run):
-    assert copies_run["test_accuracy"].values[-1] >= 0.97
+    assert acc[-1] >= 0.97
+    # bounded weights: measured largest |W| 1.71 (input -> hidden) and 0.53; a runaway passes 1e8 in a second
+    for name in ("W_input_hidden", "W_hidden_output"):
+        assert np.abs(copies_run[name].values).max() < 5.0
