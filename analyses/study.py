@@ -15,6 +15,7 @@ import copi_bio
 from copi_bio.analysis import features
 from copi_bio.atomic import atomic_write
 from copi_bio.modelfile import model_hash
+from copi_bio.results import stored_identity
 from copi_bio.tasks import TaskData, digits
 
 
@@ -28,10 +29,8 @@ def run_or_load(model: str, overrides: Iterable[str], out_dir: Path, tag: str) -
     spec = copi_bio.load_model(model, list(overrides))
     path = out_dir / "runs" / f"{tag}.nc"
     if path.is_file():
-        ds = copi_bio.open_result(path)
-        if ds.attrs.get("model_hash") == model_hash(spec):
-            return ds
-        ds.close()
+        if stored_identity(path)[1] == model_hash(spec):
+            return copi_bio.open_result(path)
         print(f"{path} holds the result of another version of {model} (model_hash differs); running it again",
               file=sys.stderr)
     ds = copi_bio.simulate(spec, progress=True)

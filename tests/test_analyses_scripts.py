@@ -103,7 +103,7 @@ def test_spiking_vs_rate_script(tmp_path):
     rows = _table(tmp_path / "spiking_vs_rate.csv")
     assert len(rows) == 3 and all(0.0 <= float(r["final_accuracy"]) <= 1.0 for r in rows)
     spiking = next(r for r in rows if r["run"].startswith("spiking"))
-    assert int(spiking["samples"]) == 120  # 60 presentations x 2 copies
+    assert int(spiking["samples"]) == 240  # 60 presentations x 4 copies (2 copies run away at gamma = 50)
 
 
 def test_cached_runs_are_reused_only_for_the_same_model(tmp_path, capsys):

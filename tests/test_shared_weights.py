@@ -46,28 +46,42 @@ def test_copies_transmit_through_one_table_and_learn_its_mean_update(runtime_dev
     np.testing.assert_allclose(post.I[:].reshape(copies, n_post), [(u[0] + u[1]) / copies, np.zeros(n_post)])
 
 
-def test_centring_subtracts_the_rule_at_the_presynaptic_mean_rate(runtime_device):
-    """``forward_centring = "mean_rate"``: without spikes, a table element moves at
-    ``-eta_w / copies sum_c rate_bar_c / rs ((u_c - ubar_c) - w activity_c)``, every ``summation_dt``."""
-    copies, n_pre, n_post, dt, step = 2, 2, 3, 1e-4, 1e-3
+@pytest.mark.parametrize("dale", [False, True])
+def test_centring_subtracts_the_rule_at_the_presynaptic_mean_rate(runtime_device, dale):
+    """``forward_centring = "mean_rate"``, no spikes: every ``summation_dt`` a table element moves by
+    ``-eta_w gate step / copies sum_c rate_bar_c / rs ((u_c - ubar_c) - w_s activity_c)``, with
+    ``w_s = w`` (or ``w - w_offset``, then clipped at ``w >= 0``: the Dale circuit), integrated here by
+    hand step by step; the gate is 1 for 4 ms, then 0.5."""
+    copies, n_pre, n_post, dt, step, eta, rs, offset = 2, 2, 3, 1e-4, 1e-3, 2.0, 50.0, 0.3
     pre = b2.NeuronGroup(copies * n_pre, "rate_bar : Hz\nactivity : 1", threshold="False", dt=dt * b2.second)
     rate_bar = np.array([[40.0, 80.0], [20.0, 60.0]])  # (copy, cell), Hz
-    pre.rate_bar = rate_bar.ravel() * b2.Hz
-    pre.activity = 0.0
+    activity = np.array([[0.5, -1.0], [1.5, 0.25]])
+    pre.rate_bar, pre.activity = rate_bar.ravel() * b2.Hz, activity.ravel()
     post = b2.NeuronGroup(copies * n_post, "u : 1\nubar : 1", dt=dt * b2.second)
     u = np.array([[1.0, -2.0, 3.0], [0.5, 1.0, -1.0]])
     post.u, post.ubar = u.ravel(), 0.25
-    table = shared_weights.table_group("table", "w", np.zeros(n_pre * n_post), dt, centring=True)
+    w0 = np.array([[0.1, 0.6], [0.02, -0.2], [0.4, 0.01]])  # (post, pre)
+    table = shared_weights.table_group("table", "w", w0.T.ravel(), dt, centring=True)
     pairs = shared_weights.copy_pairs(copies, n_pre, n_post)
-    eta, rs = 2.0, 50.0
-    ns = {"eta_w": eta * b2.Hz, "gate_w": b2.TimedArray([1.0], dt=1 * b2.second), "copies": copies,
-          "rs": rs * b2.Hz}
+    ns = {"eta_w": eta * b2.Hz, "gate_w": b2.TimedArray([1.0, 0.5], dt=4 * b2.ms), "copies": copies,
+          "rs": rs * b2.Hz, "w_offset": offset}
+    rule = plasticity.copi_forward_dale(centred=True) if dale else plasticity.copi_forward(centred=True)
     reads = {"u_q": (post, "u", "1"), "ubar_q": (post, "ubar", "1")}
-    syn = shared_weights.centring(pre, table, reads, pairs, plasticity.copi_forward(centred=True), ns, step, "centre")
+    syn = shared_weights.centring_synapses(pre, table, reads, pairs, rule, ns, step, "centre")
     b2.Network(pre, post, table, syn).run(10 * b2.ms)
-    w = shared_weights.SharedTable(table, n_pre, n_post, []).matrix(table.w[:])
-    drift = np.einsum("cj,ci->ij", rate_bar / rs, u - 0.25) / copies  # (post, pre)
-    np.testing.assert_allclose(w, -eta * 10e-3 * drift, rtol=1e-9)
+    w = w0.copy()
+    for k in range(10):
+        signed = w - offset if dale else w
+        drift = sum(np.outer(u[c] - 0.25, np.ones(n_pre)) * (rate_bar[c] / rs)[None, :]
+                    - signed * (rate_bar[c] * activity[c] / rs)[None, :] for c in range(copies)) / copies
+        w = w - eta * (1.0 if k < 4 else 0.5) * step * drift
+        if dale:
+            w = np.clip(w, 0.0, None)
+    got = shared_weights.SharedTable(table, n_pre, n_post, []).matrix(table.w[:])
+    np.testing.assert_allclose(got, w, rtol=1e-9, atol=1e-12)
+    if dale:
+        assert (got == 0.0).any()  # the clip acted
+    assert syn.clock.dt == step * b2.second
 
 
 def test_parallel_copies_of_the_teacher_model_share_weights_and_average_noise(tmp_path):

@@ -165,11 +165,11 @@ def test_prediction_formulation_needs_dt_within_the_somatic_time_constants():
     ("spiking.tau_syn='0 ms'", "spiking.tau_syn", "positive"),
     ("spiking.input_rate_offset='200 Hz'", "spiking.max_rate", "input_rate_offset"),
     ("spiking.neuron=lif", "spiking.neuron", "'lif_spike'"),
-    ("spiking.neuron=poisson_rate\nspiking.forward_centring=mean_rate", "spiking.forward_centring",
+    (["spiking.neuron=poisson_rate", "spiking.forward_centring=mean_rate"], "spiking.forward_centring",
      "spike-driven forward rule"),
 ])
 def test_bad_spike_driven_values_name_key_value_and_allowed(override, key, fragment):
-    err = override_error(MODEL, override.split("\n"))
+    err = override_error(MODEL, override if isinstance(override, list) else [override])
     assert err.key == key
     assert fragment in err.allowed
 
@@ -214,14 +214,14 @@ def test_uncentred_forward_rule_runs_away_at_the_digits_models_gamma(tmp_path):
     response makes the weights run away within a second of learning (docs/spiking.md, "Centring the
     forward rule"); the shipped, centred file learns with the same settings (the test above)."""
     with pytest.raises(SimulationError) as info:
-        simulate(load_model(COPIES, ["protocol.trials=2", "protocol.presentations=10", "protocol.eval_every=5",
+        simulate(load_model(COPIES, ["protocol.trials=2", "protocol.presentations=30", "protocol.eval_every=5",
                                      "spiking.forward_centring=none", f"spiking.build_dir='{tmp_path}'"]))
     assert info.value.variable == "W" and info.value.time <= 1.0
 
 
 @pytest.fixture(scope="module")
 def copies_run(tmp_path_factory):
-    """The shipped 16-copy digits model (200 s simulated, ~5-6 min), run once for the slow tests."""
+    """The shipped 16-copy digits model (200 s simulated, ~6 min), run once for the slow tests."""
     return simulate(load_model(COPIES, [f"spiking.build_dir='{tmp_path_factory.mktemp('copies')}'"]))
 
 

@@ -190,6 +190,8 @@ class ChainChecks(StabilityCriteria):
                                                    for i, p in enumerate(self.populations) if i > 0]
             if self.lateral.tau_x is not None:
                 taus.append(("lateral.tau_x", self.lateral.tau_x))
+            if spk.forward_centring != "none":  # the centring term reads the presynaptic activity
+                taus.append(("spiking.tau_trace", spk.tau_trace))
             key, tau = min(taus, key=lambda kv: kv[1])
             if spk.summation_dt > tau / 10 * (1 + 1e-9):
                 raise ModelError("spiking.summation_dt", format_quantity(spk.summation_dt, "time"),

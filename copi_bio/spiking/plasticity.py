@@ -4,7 +4,10 @@ Each rule object knows the synaptic equations it adds, the statements run at
 a presynaptic and at a postsynaptic spike, what it needs from the
 postsynaptic neurons and its constants. Every rule is event-driven: its work
 is done at spikes (traces are updated lazily by Brian2's ``event-driven``
-integration), never per synapse per time step.
+integration), never per synapse per time step. The one exception is the
+optional centring term of the spike-driven forward rule
+(``spiking.forward_centring``), a continuous term summed every
+``spiking.summation_dt``.
 
 Forward rule of chain models (``spiking.forward_update``):
 
@@ -196,7 +199,7 @@ def copi_forward(centred: bool = False) -> TableRule:
     - w activity_pre)``, so that the rule follows the centred spike train
     ``S_pre - rate_bar_pre`` (``docs/spiking.md``). Namespace needed:
     ``eta_w`` (Hz), ``gate_w`` (a :class:`brian2.TimedArray`), ``rs``,
-    ``tau_syn``, ``copies`` and, with ``centred``, ``t_centring``.
+    ``tau_syn``, ``copies`` (the centring synapses add ``t_centring``).
     """
     return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=COPI_FORWARD_SPIKE_DRIVEN,
                      reads={"u": "1", "ubar": "1"},

@@ -77,7 +77,7 @@ def structure_key(model: Model) -> str:
     fb, spk = model.feedback, model.spiking
     circuit = f"|{spk.interneurons}|{spk.interneuron_fan_in}" if spk.dale == "circuit" else ""
     return (f"{pops}|{model.lateral.rule}|{model.lateral.layers}|{fb.mode}|{fb.perturbation}|{spk.neuron}"
-            f"|{spk.dale}|{spk.forward_update}|{model.protocol.trials}{circuit}")
+            f"|{spk.dale}|{spk.forward_update}|{spk.forward_centring}|{model.protocol.trials}{circuit}")
 
 
 def transfer_expressions(pop: Population, var: str = "u") -> tuple[str, str]:

@@ -169,8 +169,9 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
           "w_offset": c}
     w_init = np.clip(w0 + c, 0.0, None)
     bp = "(w - w_offset)" if model.feedback.mode == "bp" and k >= 1 else None
-    forward = shared_weights.forward_table(k, pre, post, w_init, plasticity.copi_forward_dale(model.spiking.forward_centring == "mean_rate"), ns, copies, dt,
-                                           summation_dt, feedback_weight=bp)
+    rule = plasticity.copi_forward_dale(centred=model.spiking.forward_centring == "mean_rate")
+    forward = shared_weights.forward_table(k, pre, post, w_init, rule, ns, copies, dt, summation_dt,
+                                           feedback_weight=bp)
     r0, rs = model.spiking.rates(k)
     post.I_ff = np.tile(w_init.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
     # feedforward inhibition: n_pre pooling interneurons per copy

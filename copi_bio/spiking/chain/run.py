@@ -194,7 +194,8 @@ def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: 
             if not np.all(np.isfinite(w)) or np.max(np.abs(w), initial=0.0) > RUNAWAY:
                 raise SimulationError("W", f"{pops[k].name}->{pops[k + 1].name}", t,
                                       "forward plasticity diverged; lower spiking.eta_forward (or increase "
-                                      "plasticity.tau), feedback.gamma or protocol.dt")
+                                      "plasticity.tau), feedback.gamma or protocol.dt, or, with "
+                                      "spiking.neuron = 'lif_spike', set spiking.forward_centring = 'mean_rate'")
         for k, mat in enumerate(ms):
             if mat is not None and (not np.all(np.isfinite(mat)) or np.max(np.abs(mat), initial=0.0) > RUNAWAY):
                 raise SimulationError("M", pops[k].name, t,

@@ -19,7 +19,11 @@ plastic connection keeps its weights once, in a *table*: a
   elements they own and apply the local rule there at the copy's spikes,
   reading the postsynaptic cell of the same copy through linked variables
   (index ``qidx``). The change is divided by ``K``: the table follows the
-  mean of the copies' updates, as the rate backend's batch mean.
+  mean of the copies' updates, as the rate backend's batch mean;
+* **centring** synapses (``spiking.forward_centring = "mean_rate"``, same
+  pairs as the learning synapses) sum every copy's continuous centring term
+  into the table every ``spiking.summation_dt``; the table subtracts
+  ``1 / K`` of the sum.
 
 With ``K = 1`` this is the single network: the rule runs at the same spikes
 on the same variables, and the learning pathway is scheduled after the
@@ -36,6 +40,7 @@ import brian2 as b2
 import numpy as np
 
 from .. import synapses
+from ..plasticity import TableRule
 
 
 class _OrderNotice(logging.Filter):
@@ -95,8 +100,11 @@ def copy_pairs(copies: int, n_pre: int, n_post: int, exclude_self: bool = False)
 
 
 def table_group(name: str, var: str, values: np.ndarray, dt: float, centring: bool = False) -> b2.NeuronGroup:
-    """The table: a group of ``len(values)`` elements holding the weight ``var`` (and, with
-    ``centring``, the copies' summed centring drift ``centring``)."""
+    """The table: a group of ``len(values)`` elements holding the weight ``var``.
+
+    With ``centring``, each element also holds ``centring``, the copies' summed centring term
+    (:func:`centring_synapses`).
+    """
     eqs = f"{var} : 1" + ("\ncentring : 1" if centring else "")
     group = b2.NeuronGroup(len(values), eqs, dt=dt * b2.second, name=name)
     setattr(group, var, values)
@@ -151,8 +159,9 @@ def _partner_synapses(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[st
     return syn
 
 
-def centring(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[b2.NeuronGroup, str, str]],
-             pairs: tuple[np.ndarray, ...], rule, namespace: dict, dt: float, name: str) -> b2.Synapses:
+def centring_synapses(pre: b2.NeuronGroup, table: b2.NeuronGroup,
+                      reads: dict[str, tuple[b2.NeuronGroup, str, str]], pairs: tuple[np.ndarray, ...],
+                      rule: TableRule, namespace: dict, dt: float, name: str) -> b2.Synapses:
     """Synapses that sum every copy's continuous centring drift (``rule.centring``) into the table
     element's ``centring`` every ``dt``; the table subtracts it (``rule.apply_centring``) in the same step.
 
@@ -188,14 +197,16 @@ def learning(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[
     return syn
 
 
-def forward_table(k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w_init: np.ndarray, rule, namespace: dict,
+def forward_table(k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w_init: np.ndarray, rule: TableRule,
+                  namespace: dict,
                   copies: int, dt: float, summation_dt: float, feedback_weight: str | None = None) -> SharedTable:
     """The plastic forward connection ``k`` of a spike-driven chain, one table for every copy.
 
     Transmission synapses pass spikes through the table's weights (``rule.transmit``), summation
     synapses keep the balancing current (and, with ``feedback_weight``, the bp top-down current
     ``I_fb = sum feedback_weight * delta_post``) every ``summation_dt``, and learning synapses apply
-    ``rule.learn`` at presynaptic spikes, reading ``rule.reads`` of the postsynaptic cell.
+    ``rule.learn`` at presynaptic spikes, reading ``rule.reads`` of the postsynaptic cell. A rule with
+    a centring term (``rule.centring``) adds centring synapses (:func:`centring_synapses`).
 
     Parameters
     ----------
@@ -216,5 +227,6 @@ def forward_table(k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w_init: np.
     learn = learning(pre, table, reads, pairs[0], pairs[2], pairs[1], rule.learn, namespace, dt, f"W_{k}_learning")
     objects = [table, transmit, sums, learn]
     if rule.centring is not None:
-        objects.append(centring(pre, table, reads, pairs, rule, namespace, summation_dt, f"W_{k}_centring"))
+        objects.append(centring_synapses(pre, table, reads, pairs, rule, namespace, summation_dt,
+                                         f"W_{k}_centring"))
     return SharedTable(table, n_pre, n_post, objects)
