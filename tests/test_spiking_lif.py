@@ -217,6 +217,7 @@ def test_uncentred_forward_rule_runs_away_at_the_digits_models_gamma(tmp_path):
         simulate(load_model(COPIES, ["protocol.trials=2", "protocol.presentations=30", "protocol.eval_every=5",
                                      "spiking.forward_centring=none", f"spiking.build_dir='{tmp_path}'"]))
     assert info.value.variable == "W" and info.value.time <= 1.0
+    assert "spiking.forward_centring = 'mean_rate'" in str(info.value)  # the remedy is named
 
 
 @pytest.fixture(scope="module")

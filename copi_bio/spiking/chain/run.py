@@ -30,7 +30,7 @@ from ...errors import RUNAWAY, SimulationError
 from ...initial import effective_weights, initial_weights, seeded_generators
 from ...metrics import relative_error, teacher_agreement
 from ...record import RunRecord
-from ...spec import Model
+from ...spec import Model, SpikingParams
 from ...tasks import TaskData, build_task
 from ...transfer import transfer
 from .. import device
@@ -194,8 +194,7 @@ def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: 
             if not np.all(np.isfinite(w)) or np.max(np.abs(w), initial=0.0) > RUNAWAY:
                 raise SimulationError("W", f"{pops[k].name}->{pops[k + 1].name}", t,
                                       "forward plasticity diverged; lower spiking.eta_forward (or increase "
-                                      "plasticity.tau), feedback.gamma or protocol.dt, or, with "
-                                      "spiking.neuron = 'lif_spike', set spiking.forward_centring = 'mean_rate'")
+                                      "plasticity.tau), feedback.gamma or protocol.dt" + _centring_hint(spk))
         for k, mat in enumerate(ms):
             if mat is not None and (not np.all(np.isfinite(mat)) or np.max(np.abs(mat), initial=0.0) > RUNAWAY):
                 raise SimulationError("M", pops[k].name, t,
@@ -234,6 +233,13 @@ def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: 
         record.states[(var, pop)] = [values[:, s].reshape(-1, size) for s in range(values.shape[1])]
         if not record.time:
             record.time = list(np.asarray(mon.t / second))
+
+
+def _centring_hint(spk: SpikingParams) -> str:
+    """The centring remedy for a forward runaway, where the spike-driven rule runs without it."""
+    if spk.neuron == "lif_spike" and spk.forward_centring == "none":
+        return ", or centre the rule (spiking.forward_centring = 'mean_rate')"
+    return ""
 
 
 def _check_potentials(model: Model, snet: common.SpikingNetwork) -> None:
