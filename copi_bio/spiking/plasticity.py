@@ -190,6 +190,9 @@ CENTRING = "rate_bar_pre / rs * ((u_q - ubar_q) - {weight} * activity_pre)"
 """Drift of the forward rule's centring term in one copy, summed into the table element's
 ``centring``: the spike-driven rule's ``<S_pre (...)>`` at the presynaptic slow mean rate ``rate_bar``."""
 
+_CENTRING_STEP = "w - eta_w * gate_w(t) * t_centring / copies * centring"
+"""The table element after subtracting the copies' summed centring term over ``t_centring``."""
+
 
 def copi_forward(centred: bool = False) -> TableRule:
     """Forward synapse of a spike-driven chain: current jump and the COPI rule at presynaptic spikes.
@@ -204,7 +207,7 @@ def copi_forward(centred: bool = False) -> TableRule:
     return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=COPI_FORWARD_SPIKE_DRIVEN,
                      reads={"u": "1", "ubar": "1"},
                      centring=CENTRING.format(weight="w_post") if centred else None,
-                     apply_centring="w -= eta_w * gate_w(t) * t_centring / copies * centring" if centred else None)
+                     apply_centring=f"w = {_CENTRING_STEP}" if centred else None)
 
 
 def copi_forward_dale(centred: bool = False) -> TableRule:
@@ -219,8 +222,7 @@ def copi_forward_dale(centred: bool = False) -> TableRule:
     return TableRule(var="w", transmit=current_on_pre("I_ff", "w"), learn=f"w_post = clip({step}, 0, inf)",
                      reads={"u": "1", "ubar": "1"},
                      centring=CENTRING.format(weight="(w_post - w_offset)") if centred else None,
-                     apply_centring=("w = clip(w - eta_w * gate_w(t) * t_centring / copies * centring, 0, inf)"
-                                     if centred else None))
+                     apply_centring=f"w = clip({_CENTRING_STEP}, 0, inf)" if centred else None)
 
 
 def interneuron_covariance() -> TableRule:

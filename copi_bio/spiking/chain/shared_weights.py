@@ -198,8 +198,8 @@ def learning(pre: b2.NeuronGroup, table: b2.NeuronGroup, reads: dict[str, tuple[
 
 
 def forward_table(k: int, pre: b2.NeuronGroup, post: b2.NeuronGroup, w_init: np.ndarray, rule: TableRule,
-                  namespace: dict,
-                  copies: int, dt: float, summation_dt: float, feedback_weight: str | None = None) -> SharedTable:
+                  namespace: dict, copies: int, dt: float, summation_dt: float,
+                  feedback_weight: str | None = None) -> SharedTable:
     """The plastic forward connection ``k`` of a spike-driven chain, one table for every copy.
 
     Transmission synapses pass spikes through the table's weights (``rule.transmit``), summation

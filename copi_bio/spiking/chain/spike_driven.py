@@ -120,8 +120,8 @@ def build_forward(model: Model, k: int, pre: b2.NeuronGroup, post: b2.NeuronGrou
     ns = {**common.shared_namespace(pre, post), "eta_w": eta * Hz, "gate_w": gate, "copies": copies}
     bp = "w" if model.feedback.mode == "bp" and k >= 1 else None
     centred = model.spiking.forward_centring == "mean_rate"
-    table = shared_weights.forward_table(k, pre, post, w0, plasticity.copi_forward(centred), ns, copies, model.protocol.dt,
-                                         _summation_dt(model), feedback_weight=bp)
+    table = shared_weights.forward_table(k, pre, post, w0, plasticity.copi_forward(centred), ns, copies,
+                                         model.protocol.dt, _summation_dt(model), feedback_weight=bp)
     r0, rs = model.spiking.rates(k)
     post.I_ff = np.tile(w0.sum(axis=1) * r0 / rs, copies)  # = I_bal at t = 0
     return table
