@@ -113,6 +113,8 @@ class RunRecord:
         when only a subset was (binned rates then cover those neurons only).
     variables : dict
         Further data variables ``name -> (dims, array, attrs)`` stored as they are.
+    coords : dict
+        Further coordinates ``name -> (dims, array, attrs)`` of those variables.
     attrs : dict
         Extra provenance attributes set by the backend.
     """
@@ -132,6 +134,7 @@ class RunRecord:
     rate_bin: float = 0.1
     spike_neurons: dict = field(default_factory=dict)
     variables: dict = field(default_factory=dict)
+    coords: dict = field(default_factory=dict)
 
     def add_metrics(self, t: float, presentation: int, values: dict[str, float]) -> None:
         """Append one row of metrics; names missing in this row become NaN."""

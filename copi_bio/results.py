@@ -11,6 +11,10 @@ Layout (``pop`` is a population name, ``pre``/``post`` a connection):
   ``decorrelation_index_pop``, ``inference_error_teacher``, ``teacher_r``, ``teacher_slope``,
   ``inference_error_fixed_point_pre_post``, ``copi_bp_cosine_pre_post``;
 * ``teacher_weights`` when the task has a linear teacher;
+* spiking chain models: ``stimulus_pop`` of the first population, and where a stimulus is shown
+  twice or more ``trial_onset``/``trial_condition`` along ``presentations`` and trial-aligned spike
+  counts ``trial_counts_pop`` ``(unit_pop, condition, repeat, trial_time)``
+  (:func:`copi_bio.trials.from_result`; docs/spiking.md);
 * spiking backend: ``spike_time_pop`` (s) and ``spike_index_pop`` along ``spike_pop``
   and binned rates ``rate_pop`` (Hz) with dims ``(time_bin, neuron_pop)``, or
   ``(time_bin, recorded_pop)`` when only some neurons were recorded;
@@ -103,6 +107,7 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
     _add_spikes(ds, record)
     for name, (dims, values, attrs) in record.variables.items():
         ds[name] = (dims, values, attrs)
+    ds = ds.assign_coords({name: (dims, values, attrs) for name, (dims, values, attrs) in record.coords.items()})
     for pop in model.populations:
         dim = f"neuron_{pop.name}"
         if dim in ds.dims:

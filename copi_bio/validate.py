@@ -26,9 +26,11 @@ import csv
 from pathlib import Path
 from typing import Sequence
 
-from .analysis import validation
+from . import trials
+from .analysis import scores, trial_stats, validation
 from .analysis.figures import save_figure
 from .atomic import atomic_write
+from .errors import CopiBioError
 from .modelfile import load_model
 from .outdir import output_path, prepare_output_folder
 from .simulation import simulate
@@ -108,13 +110,142 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
             outcome.recording = f"not scored: needs {NEEDS[outcome.phenomenon]}"
         save_figure(outcome.figure, out, f"validation_{outcome.phenomenon}")
         outcome.figure = None
-    rows = [o.row() for o in outcomes]
+    _write_csv(output_path(out, "validation.csv"), [o.row() for o in outcomes])
+    return outcomes
+
+
+# --- any model, result, sweep or recording ---------------------------------------------------------
+
+
+def _sweep_runs(folder: Path) -> list[tuple[str, Path, dict]]:
+    """(run name, result file, grid values and seed) of every finished run of a sweep folder."""
+    import json
+
+    from .results import open_result
+    from .sweep import Sweep
+
+    combined = folder / "sweep.nc"
+    if not combined.is_file():
+        raise CopiBioError(f"{folder}: not a sweep folder (no sweep.nc); give a model, a result .nc or a sweep folder")
+    ds = open_result(combined)
+    spec = json.loads(ds.attrs["sweep"])
+    sweep = Sweep(spec["model_path"], spec["grid"], spec["seeds"], folder, spec.get("overrides", []))
+    out = []
+    for run in sweep.runs():
+        path = sweep.result_path(run)
+        if path.is_file():
+            values = {k: spec["grid"][k][i] for k, i in zip(spec["grid"], run.index)}
+            out.append((run.name, path, {**values, "seed": run.seed}))
+    if not out:
+        raise CopiBioError(f"{folder}: the sweep has no finished run to score")
+    return out
+
+
+def _result_counts(ds, label: str, population: str | None) -> list[tuple[str, object]]:
+    """(column name, trial counts) of the populations of a result that are scored."""
+    pops = trials.result_populations_with_trials(ds)
+    if not pops:
+        return []
+    if population is not None:
+        return [(label, trials.from_result(ds, population))]
+    scored = pops[1:] if len(pops) > 1 else pops  # the first population is the stimulus layer
+    return [(f"{label}:{p}" if len(scored) > 1 else label, trials.from_result(ds, p)) for p in scored]
+
+
+def score(sources: Sequence[str], recordings: Sequence[str], out_dir: str | Path, overrides: Sequence[str] = (),
+          population: str | None = None, n_boot: int = trial_stats.N_BOOT, progress: bool = False) -> list[dict]:
+    """Score models, results, sweeps and recordings side by side (:mod:`copi_bio.analysis.scores`).
+
+    Parameters
+    ----------
+    sources : sequence of str
+        Each a model name or ``.toml`` file (run here, with ``overrides``), a result ``.nc``, or a sweep
+        folder (every finished run is scored).
+    recordings : sequence of str
+        Trial-structured recordings (``.mat`` V1 layout, ``.nwb`` with a trials table, Neo files):
+        single units (contamination < 0.05 where known) are scored, and their statistics written to
+        ``recording_statistics.csv``.
+    out_dir : str or Path
+        Output folder: ``scores.csv`` (the score matrix, long form), ``scores.png`` (heat map),
+        ``scores_<phenomenon>.png`` (every source side by side), ``recording_statistics.csv``,
+        ``sweep_scores.csv`` (one row per sweep run: its grid values and every score).
+    overrides : sequence of str
+        ``KEY=VALUE`` settings of the model files run here.
+    population : str, optional
+        The population scored in model runs (default: every population with trial counts but the first,
+        the stimulus layer).
+    n_boot : int
+        Bootstrap draws of every interval.
+
+    Returns
+    -------
+    list of dict
+        The rows of ``scores.csv``.
+    """
+    from .analysis.trial_io import read_trials
+    from .results import open_result
+
+    out = prepare_output_folder(out_dir)
+    measured: list[scores.Measured] = []
+    unscored: list[tuple[str, str]] = []
+    sweep_rows: list[tuple[str, dict]] = []
+    for path in recordings:
+        counts = trial_stats.single_units(read_trials(path))
+        measured.append(scores.measure(Path(path).stem, counts, "recording", n_boot=n_boot))
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            runs = [(name, open_result(p), values) for name, p, values in _sweep_runs(path)]
+        elif path.suffix == ".nc":
+            runs = [(path.stem, open_result(path), None)]
+        else:
+            model = load_model(source, list(overrides))
+            runs = [(model.name, simulate(model, progress=progress), None)]
+        for name, ds, values in runs:
+            found = _result_counts(ds, name, population)
+            if not found:
+                unscored.append((name, "not scored: needs trial counts (a protocol that repeats stimuli)"))
+            for label, counts in found:
+                measured.append(scores.measure(label, counts, "model", n_boot=n_boot))
+                if values is not None:
+                    sweep_rows.append((label, values))
+    if not measured:
+        raise CopiBioError("nothing to score: " + "; ".join(f"{n}: {why}" for n, why in unscored))
+    rows = scores.score_matrix(measured)
+    for name, why in unscored:
+        rows.append({"phenomenon": "all", "source": name, "kind": "model", "value": float("nan"),
+                     "ci_low": float("nan"), "ci_high": float("nan"), "score": float("nan"), "score_kind": "",
+                     "passed": "", "note": why})
+    _write_csv(output_path(out, "scores.csv"), rows)
+    save_figure(scores.heatmap(rows), out, "scores")
+    for name, fig in scores.figures(measured).items():
+        save_figure(fig, out, f"scores_{name}")
+    recs = [m for m in measured if m.kind == "recording"]
+    if recs:
+        _write_csv(output_path(out, "recording_statistics.csv"),
+                   [{"recording": m.name, "statistic": k, "value": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high,
+                     "n": e.n, "n_units": e.n_units, "n_sessions": e.n_sessions}
+                    for m in recs for k, e in m.statistics.items()])
+    if sweep_rows:
+        table = []
+        for label, values in sweep_rows:
+            row = {"run": label, **values}
+            for r in rows:
+                if r["source"] == label and r["passed"]:
+                    row[f"{r['phenomenon']}_score"] = r["score"]
+                    row[f"{r['phenomenon']}_passed"] = r["passed"]
+            table.append(row)
+        _write_csv(output_path(out, "sweep_scores.csv"), table)
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    fields = list(dict.fromkeys(k for row in rows for k in row))
 
     def write(tmp: Path) -> None:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
 
-    atomic_write(output_path(out, "validation.csv"), write)
-    return outcomes
+    atomic_write(path, write)

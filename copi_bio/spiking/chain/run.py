@@ -15,6 +15,10 @@ afterwards from the weight snapshots and spike trains:
 * ``mean_abs_corr_<pop>`` / ``mean_spike_count_corr_<pop>``: mean |r_sc| / mean
   r_sc of spike counts in ``spiking.count_window`` windows of each evaluation
   interval, for decorrelated populations; ``mean_rate_<pop>`` in Hz.
+
+Where a stimulus is shown at least twice, the run also stores trial-aligned
+spike counts of every population (:func:`_store_trial_counts`,
+:func:`copi_bio.trials.from_result`).
 """
 
 from __future__ import annotations
@@ -33,9 +37,15 @@ from ...record import RunRecord
 from ...spec import Model, SpikingParams
 from ...tasks import TaskData, build_task
 from ...transfer import transfer
+from ...trials import BIN_WIDTH, bin_trials, stimulus_conditions
 from .. import device
 from ..measures import count_correlation, spike_counts
 from . import common, shared_weights, spike_driven, trace
+
+TRIAL_MAX_CONDITIONS = 200
+"""Most stimulus conditions for which a run stores trial counts."""
+TRIAL_MAX_VALUES = 20_000_000
+"""Most values of one population's trial-count array."""
 
 
 def _gates(model: Model) -> tuple[np.ndarray, np.ndarray, float]:
@@ -233,6 +243,66 @@ def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: 
         record.states[(var, pop)] = [values[:, s].reshape(-1, size) for s in range(values.shape[1])]
         if not record.time:
             record.time = list(np.asarray(mon.t / second))
+    _store_trial_counts(model, snet.stimulus, spikes, record)
+
+
+def _store_trial_counts(model: Model, stimulus: np.ndarray, spikes: dict[str, tuple[np.ndarray, np.ndarray]],
+                        record: RunRecord) -> None:
+    """Store trial-aligned spike counts of every population if a stimulus is shown at least twice.
+
+    Presentation ``k`` (row ``k`` of ``stimulus``, the first copy's stimuli) is a trial with onset
+    ``k * t_present``; equal stimuli are one condition, numbered in order of first appearance. Spikes
+    are counted in :data:`copi_bio.trials.BIN_WIDTH` bins over ``[onset, onset + t_present)``
+    (the whole bins that fit). With copies (``protocol.trials > 1``) each copy sees its own stimuli,
+    and spikes and stimuli are those of the first copy. Stores ``trial_onset`` and ``trial_condition``
+    along ``presentations`` and ``trial_counts_<pop>`` ``(unit_<pop>, condition, repeat, trial_time)``
+    (float32, NaN for the repeats a condition was not shown); when none are stored, the result
+    attribute ``trial_counts`` says why.
+    """
+    conditions = stimulus_conditions(stimulus)
+    shown = np.bincount(conditions)
+    if shown.size == 0 or shown.max() < 2:
+        record.attrs["trial_counts"] = "not stored: no stimulus is shown twice"
+        return
+    t_present = model.protocol.t_present
+    n_bins = int(math.floor(t_present / BIN_WIDTH + 1e-9))
+    if shown.size > TRIAL_MAX_CONDITIONS:
+        record.attrs["trial_counts"] = f"not stored: {shown.size} conditions > {TRIAL_MAX_CONDITIONS}"
+        return
+    if n_bins < 1:
+        record.attrs["trial_counts"] = (f"not stored: protocol.t_present = {t_present * 1e3:g} ms is shorter "
+                                        f"than one {BIN_WIDTH * 1e3:g} ms bin")
+        return
+    size = max(p.size for p in model.populations) * shown.size * int(shown.max()) * n_bins
+    if size > TRIAL_MAX_VALUES:
+        record.attrs["trial_counts"] = f"not stored: {size} values > {TRIAL_MAX_VALUES}"
+        return
+    onsets = np.arange(len(conditions)) * t_present
+    after = n_bins * BIN_WIDTH
+    ids = np.arange(shown.size)
+    record.variables["trial_onset"] = (("presentations",), onsets, {
+        "units": "s", "long_name": "onset of each presentation (trial), k * t_present"})
+    record.variables["trial_condition"] = (("presentations",), conditions, {
+        "long_name": "stimulus condition of each presentation (equal stimuli, numbered by first appearance)"})
+    record.coords["condition"] = (("condition",), ids, {})
+    record.coords["stimulus"] = (("condition",), ids, {"long_name": "stimulus id of the condition"})
+    record.coords["repeat"] = (("repeat",), np.arange(int(shown.max())), {})
+    copies = model.protocol.trials
+    for pop in model.populations:
+        times, indices = spikes[pop.name]
+        counts, centres = bin_trials(times, indices, pop.size, onsets, conditions, shown.size,
+                                     before=0.0, after=after, bin_width=BIN_WIDTH)
+        unit = f"unit_{pop.name}"
+        record.variables[f"trial_counts_{pop.name}"] = ((unit, "condition", "repeat", "trial_time"), counts, {
+            "long_name": f"spike count of {pop.name} per bin, aligned to presentation onset"
+                         + (f" (first of {copies} copies)" if copies > 1 else ""),
+            "units": "spikes", "bin_width": BIN_WIDTH, "bin_width_units": "s", "before": 0.0, "after": after,
+            "copies": copies})
+        record.coords[f"session_{pop.name}"] = ((unit,), np.full(pop.size, "run"), {})
+        record.coords[f"neuron_index_{pop.name}"] = ((unit,), np.arange(pop.size),
+                                                     {"long_name": f"neuron index in {pop.name}"})
+    record.coords["trial_time"] = (("trial_time",), centres, {
+        "units": "s", "long_name": "bin centre relative to presentation onset"})
 
 
 def _centring_hint(spk: SpikingParams) -> str:

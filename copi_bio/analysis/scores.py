@@ -1,0 +1,348 @@
+"""Score models and recordings side by side on trial-aligned counts: a score matrix and its figures.
+
+Every source (a model run's ``trial_counts_<population>`` or a recording read by
+:mod:`copi_bio.analysis.trial_io`) is measured with the same code (:mod:`copi_bio.analysis.trial_stats`).
+Two kinds of rows make the score matrix (phenomenon x source):
+
+* **directions from the literature**, scored for every source that has the epochs they need:
+
+  - ``window``: ``r_sc`` grows with the counting window (Huang & Lisberger 2009): the difference
+    ``rsc_window_<longest> - rsc_window_10``; passes when its interval lies above 0;
+  - ``rate``: ``r_sc`` grows with the pair's geometric-mean rate (de la Rocha et al. 2007): Spearman's
+    rho of pair ``r_sc`` with pair rate; passes when its interval lies above 0;
+  - ``tuning``: similarly tuned pairs are more correlated (Huang & Lisberger 2009; weakly in awake V1,
+    Ecker et al. 2010): ``rsc_similar - rsc_dissimilar``, and the same with signal and noise
+    correlations from separate halves of the repeats (``tuning_split_half``); passes above 0;
+  - ``spontaneous_vs_evoked``: spontaneous ``r_sc`` about twice the evoked one (Smith & Kohn 2008;
+    Smith & Sommer 2013): the ratio ``rsc_spontaneous / rsc_evoked``; passes when its interval lies
+    above 1;
+  - ``fano_quench``: variability falls at stimulus onset (Churchland et al. 2010): the ratio
+    ``fano_after_onset / fano_before_onset``; passes when its interval lies below 1;
+
+* **agreement with a recording** (when one is given), for every model: ``match_<statistic>`` for each
+  statistic of :data:`~copi_bio.analysis.trial_stats.STATISTICS`, scored by
+  ``z = (model - recording) / sqrt(se_model^2 + se_recording^2)`` (each ``se`` the interval's width
+  over 3.92); passes at ``|z| < 1.96``; and ``distribution_<rate|cv|rsc>``, scored by Cohen's d with its
+  interval and the Kolmogorov-Smirnov distance as NetworkUnit scores two samples; passes at
+  ``|d| < 0.5`` (less than a medium effect).
+
+A row a source cannot support says ``not scored: needs ...``. Nothing here runs a simulation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from . import trial_stats as ts
+
+DIRECTIONS = ("window", "rate", "tuning", "tuning_split_half", "spontaneous_vs_evoked", "fano_quench")
+DISTRIBUTIONS = ("rate", "cv", "rsc")
+MEDIUM_EFFECT = 0.5
+"""Largest |Cohen's d| of a distribution that passes as matching."""
+
+
+@dataclass
+class Measured:
+    """What one source gives: its statistics, per-pair and per-unit samples, and its direction scores."""
+
+    name: str
+    kind: str
+    statistics: dict[str, ts.Estimate]
+    samples: dict[str, np.ndarray]
+    directions: dict[str, ts.Estimate | str]
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def _joint(tables: list[ts.PairTable], counts: xr.DataArray, combine, selects=None, n_boot: int = ts.N_BOOT,
+           seed: int = 0) -> ts.Estimate:
+    """``combine(means)`` of the mean of each table's ``r_sc`` (over its selected pairs), with an interval
+    from draws shared by all tables (the tables list the same pairs in the same order)."""
+    selects = selects or [None] * len(tables)
+    values = [np.where(sel, t.values["r_sc"], np.nan) if sel is not None else t.values["r_sc"]
+              for t, sel in zip(tables, selects)]
+    codes = ts._session_codes(counts)
+    first = tables[0]
+    boot = [combine([ts._weighted_mean(v, w) for v in values])
+            for w in ts.Resampler(codes, n_boot, seed).pair_weights(first.a, first.b, counts.sizes["unit"])]
+    one = np.ones(first.a.size)
+    ok = np.all([np.isfinite(v) for v in values], axis=0) if len(values) == 1 else \
+        np.any([np.isfinite(v) for v in values], axis=0)
+    units = np.unique(np.concatenate([first.a[ok], first.b[ok]]))
+    return ts.Estimate(combine([ts._weighted_mean(v, one) for v in values]), *ts._interval(boot), int(ok.sum()),
+                       int(units.size), int(np.unique(codes[units]).size))
+
+
+def _spearman(table: ts.PairTable, counts: xr.DataArray, n_boot: int, seed: int) -> ts.Estimate:
+    """Spearman's rho of pair ``r_sc`` with pair rate; the interval from weighted Pearson correlations of
+    the ranks over the bootstrap draws."""
+    r, rate = table.values["r_sc"], table.values["rate"]
+    ok = np.isfinite(r) & np.isfinite(rate)
+    x, y = stats.rankdata(r[ok]), stats.rankdata(rate[ok])
+
+    def rho(w: np.ndarray) -> float:
+        if w.sum() <= 0:
+            return float("nan")
+        mx, my = np.average(x, weights=w), np.average(y, weights=w)
+        cov = np.average((x - mx) * (y - my), weights=w)
+        sd = np.sqrt(np.average((x - mx) ** 2, weights=w) * np.average((y - my) ** 2, weights=w))
+        return float(cov / sd) if sd > 0 else float("nan")
+
+    codes = ts._session_codes(counts)
+    boot = [rho(w) for w in ts.Resampler(codes, n_boot, seed).pair_weights(table.a[ok], table.b[ok],
+                                                                           counts.sizes["unit"])]
+    units = np.unique(np.concatenate([table.a[ok], table.b[ok]]))
+    return ts.Estimate(rho(np.ones(x.size)), *ts._interval(boot), int(ok.sum()), int(units.size),
+                       int(np.unique(codes[units]).size))
+
+
+def _rate_curve(table: ts.PairTable, bins: int = 5) -> tuple[np.ndarray, ...]:
+    r, rate = table.values["r_sc"], table.values["rate"]
+    ok = np.isfinite(r) & np.isfinite(rate)
+    edges = np.quantile(rate[ok], np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, rate[ok], side="right") - 1, 0, bins - 1)
+    x = np.array([rate[ok][which == k].mean() for k in range(bins)])
+    m = np.array([r[ok][which == k].mean() for k in range(bins)])
+    se = np.array([r[ok][which == k].std(ddof=1) / np.sqrt(max(1, (which == k).sum())) for k in range(bins)])
+    return x, m, m - 1.96 * se, m + 1.96 * se
+
+
+def measure(name: str, counts: xr.DataArray, kind: str = "model", n_boot: int = ts.N_BOOT,
+            seed: int = 0) -> Measured:
+    """Every statistic and direction score of one source (see the module docstring).
+
+    Parameters
+    ----------
+    name : str
+        Column name of the source.
+    counts : xarray.DataArray
+        Trial counts (single units already selected for a recording).
+    kind : str
+        ``"model"`` or ``"recording"``.
+    """
+    st = ts.statistics(counts, n_boot=n_boot, seed=seed)
+    ep = ts.epochs(counts)
+    main = ts.noise_correlations(counts, *ep["evoked"])
+    samples = {"rate": ts.unit_rates(counts, *ep["evoked"]), "cv": ts.isi_cv(counts, *ep["evoked"]),
+               "rsc": main.values["r_sc"]}
+    directions: dict[str, ts.Estimate | str] = {}
+    windows = [int(k.rsplit("_", 1)[1]) for k in st if k.startswith("rsc_window_")]
+    if len(windows) >= 2:
+        short, long = min(windows), max(windows)
+        tables = ts.rsc_by_window(counts, [short / 1e3, long / 1e3], *ep["evoked"])
+        directions["window"] = _joint([tables[long / 1e3], tables[short / 1e3]], counts, lambda m: m[0] - m[1],
+                                      n_boot=n_boot, seed=seed)
+    else:
+        directions["window"] = "not scored: needs an evoked epoch of 20 ms or more"
+    directions["rate"] = _spearman(main, counts, n_boot, seed)
+    signal = main.values["signal"]
+    directions["tuning"] = _joint([main, main], counts, lambda m: m[0] - m[1],
+                                  [signal > ts.SIMILAR, signal < ts.DISSIMILAR], n_boot, seed)
+    half = ts.split_half_signal_noise(counts, *ep["evoked"])
+    directions["tuning_split_half"] = _joint([half, half], counts, lambda m: m[0] - m[1],
+                                             [half.values["signal"] > ts.SIMILAR,
+                                              half.values["signal"] < ts.DISSIMILAR], n_boot, seed)
+    if "spontaneous" in ep:
+        directions["spontaneous_vs_evoked"] = _joint(
+            [ts.noise_correlations(counts, *ep["spontaneous"]), ts.noise_correlations(counts, *ep["evoked_late"])],
+            counts, lambda m: m[0] / m[1], n_boot=n_boot, seed=seed)
+        before, after = ts.fano_factor(counts, *ep["fano_before"], n_boot=n_boot, seed=seed), st["fano_after_onset"]
+        directions["fano_quench"] = _fano_ratio(counts, ep, n_boot, seed, before, after)
+    else:
+        need = "not scored: needs a spontaneous epoch (200 ms before onset) in the trials"
+        directions["spontaneous_vs_evoked"] = directions["fano_quench"] = need
+    curves = {"rate": _rate_curve(main)}
+    return Measured(name, kind, st, samples, directions, curves)
+
+
+def _fano_ratio(counts: xr.DataArray, ep: dict, n_boot: int, seed: int, before: ts.Estimate,
+                after: ts.Estimate) -> ts.Estimate:
+    """Fano factor after over before onset, with an interval from draws shared by both."""
+    parts = []
+    for start, stop in (ep["fano_after"], ep["fano_before"]):
+        x = ts.window_counts(counts, start, stop)
+        n = np.isfinite(x).sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"), ts._quiet():
+            mean = np.nanmean(x, axis=2)
+            ff = np.nanvar(x, axis=2, ddof=1) / mean
+        ok = (n >= 2) & (mean > 0) & np.isfinite(ff)
+        parts.append((np.where(ok, ff, 0.0).sum(axis=1), ok.sum(axis=1).astype(float)))
+    codes = ts._session_codes(counts)
+
+    def ratio(w: np.ndarray) -> float:
+        (sa, ca), (sb, cb) = parts
+        return float((w @ sa / (w @ ca)) / (w @ sb / (w @ cb)))
+
+    boot = [ratio(w) for w in ts.Resampler(codes, n_boot, seed).unit_weights(counts.sizes["unit"])]
+    return ts.Estimate(after.value / before.value, *ts._interval(boot), min(after.n, before.n),
+                       min(after.n_units, before.n_units), after.n_sessions)
+
+
+def direction_passes(phenomenon: str, est: ts.Estimate) -> bool:
+    """Whether a direction score passes (see the module docstring)."""
+    if phenomenon == "spontaneous_vs_evoked":
+        return bool(est.ci_low > 1)
+    if phenomenon == "fano_quench":
+        return bool(est.ci_high < 1)
+    return bool(est.ci_low > 0)
+
+
+def _se(est: ts.Estimate) -> float:
+    return (est.ci_high - est.ci_low) / 3.92
+
+
+def score_matrix(measured: list[Measured]) -> list[dict]:
+    """Rows ``phenomenon, source, kind, value, ci_low, ci_high, score, score_kind, passed, note`` for every
+    source and phenomenon (see the module docstring); matches against every recording among ``measured``."""
+    rows = []
+    for m in measured:
+        for ph in DIRECTIONS:
+            est = m.directions[ph]
+            if isinstance(est, str):
+                rows.append(_row(ph, m, note=est))
+                continue
+            kind = {"spontaneous_vs_evoked": "ratio, passes with its interval above 1",
+                    "fano_quench": "ratio after / before onset, passes with its interval below 1",
+                    "rate": "Spearman rho of r_sc with rate, passes with its interval above 0"}.get(
+                ph, "difference, passes with its interval above 0")
+            rows.append(_row(ph, m, est, est.value, kind, direction_passes(ph, est), f"n = {est.n}"))
+    recordings = [m for m in measured if m.kind == "recording"]
+    for rec in recordings:
+        for m in measured:
+            if m is rec:
+                continue
+            for stat in ts.STATISTICS:
+                name = f"match_{stat}" + ("" if len(recordings) == 1 else f" ({rec.name})")
+                if stat not in m.statistics or stat not in rec.statistics:
+                    rows.append(_row(name, m, note="not scored: needs "
+                                     + ("a spontaneous epoch" if "spont" in stat or "before" in stat
+                                        else "a longer evoked epoch")))
+                    continue
+                a, b = m.statistics[stat], rec.statistics[stat]
+                z = (a.value - b.value) / np.hypot(_se(a), _se(b))
+                rows.append(_row(name, m, a, float(z), f"z against {rec.name} ({b}), passes |z| < 1.96",
+                                 bool(abs(z) < 1.96)))
+            for dist in DISTRIBUTIONS:
+                name = f"distribution_{dist}" + ("" if len(recordings) == 1 else f" ({rec.name})")
+                x, y = m.samples[dist], rec.samples[dist]
+                if np.isfinite(x).sum() < 2 or np.isfinite(y).sum() < 2:
+                    rows.append(_row(name, m, note="not scored: needs 2 or more values in both samples"))
+                    continue
+                d = ts.effect_size(x, y)
+                ks, p = ts.ks_distance(x, y)
+                rows.append(_row(name, m, d, d.value, f"Cohen's d against {rec.name}, passes |d| < {MEDIUM_EFFECT}",
+                                 bool(abs(d.value) < MEDIUM_EFFECT), f"KS distance {ks:.3f} (p = {p:.2g})"))
+    return rows
+
+
+def _row(phenomenon: str, m: Measured, est: ts.Estimate | None = None, score: float = float("nan"),
+         score_kind: str = "", passed: bool | None = None, note: str = "") -> dict:
+    return {"phenomenon": phenomenon, "source": m.name, "kind": m.kind,
+            "value": est.value if est else float("nan"), "ci_low": est.ci_low if est else float("nan"),
+            "ci_high": est.ci_high if est else float("nan"), "score": score, "score_kind": score_kind,
+            "passed": "" if passed is None else ("PASS" if passed else "FAIL"), "note": note}
+
+
+def table_text(rows: list[dict]) -> str:
+    """The score matrix as text: a line per phenomenon, a column per source (value [interval] PASS/FAIL)."""
+    sources = list(dict.fromkeys(r["source"] for r in rows))
+    phenomena = list(dict.fromkeys(r["phenomenon"] for r in rows))
+    cell = {(r["phenomenon"], r["source"]): (
+        "not scored" if r["note"].startswith("not scored") else
+        f"{r['value']:.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}] {r['passed']}") for r in rows}
+    width = max(len(p) for p in phenomena) + 2
+    cols = [max([len(s)] + [len(v) for (_, src), v in cell.items() if src == s]) + 2 for s in sources]
+    lines = ["".ljust(width) + "".join(s.ljust(c) for s, c in zip(sources, cols))]
+    for p in phenomena:
+        lines.append(p.ljust(width) + "".join(cell.get((p, s), "").ljust(c) for s, c in zip(sources, cols)))
+    return "\n".join(lines)
+
+
+def heatmap(rows: list[dict]) -> plt.Figure:
+    """Pass (green), fail (red) and not scored (grey) of every phenomenon and source, with the scores."""
+    sources = list(dict.fromkeys(r["source"] for r in rows))
+    phenomena = list(dict.fromkeys(r["phenomenon"] for r in rows))
+    grid = np.full((len(phenomena), len(sources)), np.nan)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.6 * len(sources), 0.8 + 0.32 * len(phenomena)))
+    for r in rows:
+        i, j = phenomena.index(r["phenomenon"]), sources.index(r["source"])
+        if r["passed"]:
+            grid[i, j] = 1.0 if r["passed"] == "PASS" else 0.0
+            ax.text(j, i, f"{r['score']:.2g}", ha="center", va="center", fontsize=6)
+        else:
+            ax.text(j, i, "n/s", ha="center", va="center", fontsize=6, color="0.3")
+    colours = plt.matplotlib.colors.ListedColormap(["#e8a0a0", "#a0d8a0"])
+    ax.imshow(np.ma.masked_invalid(grid), cmap=colours, vmin=0, vmax=1, aspect="auto")
+    ax.set_facecolor("0.85")
+    ax.set_xticks(range(len(sources)), sources, rotation=30, ha="right", fontsize=7)
+    ax.set_yticks(range(len(phenomena)), phenomena, fontsize=7)
+    ax.set_title("scores: green passes, red fails, n/s not scored", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def figures(measured: list[Measured]) -> dict[str, plt.Figure]:
+    """One figure per phenomenon with every source's value and interval side by side (recordings in black)."""
+    out = {}
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    for k, m in enumerate(measured):
+        ws = [w for w in ts.WINDOWS_MS if f"rsc_window_{w}" in m.statistics]
+        est = [m.statistics[f"rsc_window_{w}"] for w in ws]
+        style = dict(color="k", marker="^") if m.kind == "recording" else dict(color=f"C{k}", marker="o")
+        ax.errorbar(ws, [e.value for e in est], yerr=_yerr(est), capsize=2, label=m.name, **style)
+    ax.set_xscale("log")
+    ax.axhline(0, color="0.5", lw=0.6, ls=":")
+    ax.set_xlabel("counting window (ms)")
+    ax.set_ylabel("mean noise r_sc (95 % interval)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    out["window"] = fig
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    for k, m in enumerate(measured):
+        x, y, lo, hi = m.curves["rate"]
+        style = dict(color="k", marker="^") if m.kind == "recording" else dict(color=f"C{k}", marker="o")
+        ax.plot(x, y, label=m.name, **style)
+        ax.fill_between(x, lo, hi, color=style["color"], alpha=0.15)
+    ax.set_xlabel("geometric-mean rate of the pair (Hz)")
+    ax.set_ylabel("mean noise r_sc (rate quintiles)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    out["rate"] = fig
+    groups = {"tuning": ("rsc_similar", "rsc_dissimilar"), "spontaneous_vs_evoked": ("rsc_spontaneous", "rsc_evoked"),
+              "fano_quench": ("fano_before_onset", "fano_after_onset")}
+    for name, keys in groups.items():
+        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(measured), 3.0))
+        for k, m in enumerate(measured):
+            for j, key in enumerate(keys):
+                if key in m.statistics:
+                    e = m.statistics[key]
+                    x = k + (j - 0.5) * 0.35
+                    ax.bar(x, e.value, width=0.33, color=("0.3" if m.kind == "recording" else f"C{k}"),
+                           alpha=1.0 if j == 0 else 0.5)
+                    ax.errorbar(x, e.value, yerr=_yerr([e]), color="k", capsize=2)
+        ax.set_xticks(range(len(measured)), [m.name for m in measured], rotation=30, ha="right", fontsize=6)
+        ax.set_ylabel(" (solid) / ".join(keys) + " (light)", fontsize=7)
+        ax.axhline(0, color="0.5", lw=0.6)
+        fig.tight_layout()
+        out[name] = fig
+    fig, axes = plt.subplots(1, 3, figsize=(9, 2.8))
+    for ax, dist in zip(axes, DISTRIBUTIONS):
+        for k, m in enumerate(measured):
+            v = np.sort(m.samples[dist][np.isfinite(m.samples[dist])])
+            if v.size:
+                ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", label=m.name,
+                        color="k" if m.kind == "recording" else f"C{k}")
+        ax.set_xlabel({"rate": "rate (Hz)", "cv": "ISI CV (10 ms bins)", "rsc": "noise r_sc"}[dist])
+        ax.set_ylabel("cumulative fraction")
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    out["distributions"] = fig
+    return out
+
+
+def _yerr(est: list[ts.Estimate]) -> np.ndarray:
+    return np.array([[max(0.0, e.value - e.ci_low) for e in est], [max(0.0, e.ci_high - e.value) for e in est]])
