@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import trials
-from .analysis import scores, trial_stats, validation
+from .analysis import resampling, scores, trial_stats, validation
 from .analysis.figures import save_figure
 from .atomic import atomic_write
 from .errors import CopiBioError
@@ -153,7 +153,7 @@ def _result_counts(ds, label: str, population: str | None) -> list[tuple[str, ob
 
 
 def score(sources: Sequence[str], recordings: Sequence[str], out_dir: str | Path, overrides: Sequence[str] = (),
-          population: str | None = None, n_boot: int = trial_stats.N_BOOT, progress: bool = False) -> list[dict]:
+          population: str | None = None, n_boot: int = resampling.N_BOOT, progress: bool = False) -> list[dict]:
     """Score models, results, sweeps and recordings side by side (:mod:`copi_bio.analysis.scores`).
 
     Parameters

@@ -20,7 +20,7 @@ Two kinds of rows make the score matrix (phenomenon x source):
     ``fano_after_onset / fano_before_onset``; passes when its interval lies below 1;
 
 * **agreement with a recording** (when one is given), for every model: ``match_<statistic>`` for each
-  statistic of :data:`~copi_bio.analysis.trial_stats.STATISTICS`, scored by
+  statistic of :data:`~copi_bio.analysis.recording_statistics.STATISTICS`, scored by
   ``z = (model - recording) / sqrt(se_model^2 + se_recording^2)`` (each ``se`` the interval's width
   over 3.92); passes at ``|z| < 1.96``; and ``distribution_<rate|cv|rsc>``, scored by Cohen's d with its
   interval and the Kolmogorov-Smirnov distance as NetworkUnit scores two samples; passes at
@@ -38,6 +38,8 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from . import recording_statistics as st
+from . import resampling as rs
 from . import trial_stats as ts
 
 DIRECTIONS = ("window", "rate", "tuning", "tuning_split_half", "spontaneous_vs_evoked", "fano_quench")
@@ -52,32 +54,32 @@ class Measured:
 
     name: str
     kind: str
-    statistics: dict[str, ts.Estimate]
+    statistics: dict[str, rs.Estimate]
     samples: dict[str, np.ndarray]
-    directions: dict[str, ts.Estimate | str]
+    directions: dict[str, rs.Estimate | str]
     curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
-def _joint(tables: list[ts.PairTable], counts: xr.DataArray, combine, selects=None, n_boot: int = ts.N_BOOT,
-           seed: int = 0) -> ts.Estimate:
+def _joint(tables: list[ts.PairTable], counts: xr.DataArray, combine, selects=None, n_boot: int = rs.N_BOOT,
+           seed: int = 0) -> rs.Estimate:
     """``combine(means)`` of the mean of each table's ``r_sc`` (over its selected pairs), with an interval
     from draws shared by all tables (the tables list the same pairs in the same order)."""
     selects = selects or [None] * len(tables)
     values = [np.where(sel, t.values["r_sc"], np.nan) if sel is not None else t.values["r_sc"]
               for t, sel in zip(tables, selects)]
-    codes = ts._session_codes(counts)
+    codes = ts.session_codes(counts)
     first = tables[0]
-    boot = [combine([ts._weighted_mean(v, w) for v in values])
-            for w in ts.Resampler(codes, n_boot, seed).pair_weights(first.a, first.b, counts.sizes["unit"])]
+    boot = [combine([rs.weighted_mean(v, w) for v in values])
+            for w in rs.Resampler(codes, n_boot, seed).pair_weights(first.a, first.b, counts.sizes["unit"])]
     one = np.ones(first.a.size)
     ok = np.all([np.isfinite(v) for v in values], axis=0) if len(values) == 1 else \
         np.any([np.isfinite(v) for v in values], axis=0)
     units = np.unique(np.concatenate([first.a[ok], first.b[ok]]))
-    return ts.Estimate(combine([ts._weighted_mean(v, one) for v in values]), *ts._interval(boot), int(ok.sum()),
+    return rs.Estimate(combine([rs.weighted_mean(v, one) for v in values]), *rs.percentile_interval(boot), int(ok.sum()),
                        int(units.size), int(np.unique(codes[units]).size))
 
 
-def _spearman(table: ts.PairTable, counts: xr.DataArray, n_boot: int, seed: int) -> ts.Estimate:
+def _spearman(table: ts.PairTable, counts: xr.DataArray, n_boot: int, seed: int) -> rs.Estimate:
     """Spearman's rho of pair ``r_sc`` with pair rate; the interval from weighted Pearson correlations of
     the ranks over the bootstrap draws."""
     r, rate = table.values["r_sc"], table.values["rate"]
@@ -92,11 +94,11 @@ def _spearman(table: ts.PairTable, counts: xr.DataArray, n_boot: int, seed: int)
         sd = np.sqrt(np.average((x - mx) ** 2, weights=w) * np.average((y - my) ** 2, weights=w))
         return float(cov / sd) if sd > 0 else float("nan")
 
-    codes = ts._session_codes(counts)
-    boot = [rho(w) for w in ts.Resampler(codes, n_boot, seed).pair_weights(table.a[ok], table.b[ok],
+    codes = ts.session_codes(counts)
+    boot = [rho(w) for w in rs.Resampler(codes, n_boot, seed).pair_weights(table.a[ok], table.b[ok],
                                                                            counts.sizes["unit"])]
     units = np.unique(np.concatenate([table.a[ok], table.b[ok]]))
-    return ts.Estimate(rho(np.ones(x.size)), *ts._interval(boot), int(ok.sum()), int(units.size),
+    return rs.Estimate(rho(np.ones(x.size)), *rs.percentile_interval(boot), int(ok.sum()), int(units.size),
                        int(np.unique(codes[units]).size))
 
 
@@ -111,7 +113,7 @@ def _rate_curve(table: ts.PairTable, bins: int = 5) -> tuple[np.ndarray, ...]:
     return x, m, m - 1.96 * se, m + 1.96 * se
 
 
-def measure(name: str, counts: xr.DataArray, kind: str = "model", n_boot: int = ts.N_BOOT,
+def measure(name: str, counts: xr.DataArray, kind: str = "model", n_boot: int = rs.N_BOOT,
             seed: int = 0) -> Measured:
     """Every statistic and direction score of one source (see the module docstring).
 
@@ -124,13 +126,13 @@ def measure(name: str, counts: xr.DataArray, kind: str = "model", n_boot: int = 
     kind : str
         ``"model"`` or ``"recording"``.
     """
-    st = ts.statistics(counts, n_boot=n_boot, seed=seed)
-    ep = ts.epochs(counts)
+    values = st.statistics(counts, n_boot=n_boot, seed=seed)
+    ep = st.epochs(counts)
     main = ts.noise_correlations(counts, *ep["evoked"])
     samples = {"rate": ts.unit_rates(counts, *ep["evoked"]), "cv": ts.isi_cv(counts, *ep["evoked"]),
                "rsc": main.values["r_sc"]}
-    directions: dict[str, ts.Estimate | str] = {}
-    windows = [int(k.rsplit("_", 1)[1]) for k in st if k.startswith("rsc_window_")]
+    directions: dict[str, rs.Estimate | str] = {}
+    windows = [int(k.rsplit("_", 1)[1]) for k in values if k.startswith("rsc_window_")]
     if len(windows) >= 2:
         short, long = min(windows), max(windows)
         tables = ts.rsc_by_window(counts, [short / 1e3, long / 1e3], *ep["evoked"])
@@ -150,39 +152,31 @@ def measure(name: str, counts: xr.DataArray, kind: str = "model", n_boot: int = 
         directions["spontaneous_vs_evoked"] = _joint(
             [ts.noise_correlations(counts, *ep["spontaneous"]), ts.noise_correlations(counts, *ep["evoked_late"])],
             counts, lambda m: m[0] / m[1], n_boot=n_boot, seed=seed)
-        before, after = ts.fano_factor(counts, *ep["fano_before"], n_boot=n_boot, seed=seed), st["fano_after_onset"]
+        before, after = st.fano_factor(counts, *ep["fano_before"], n_boot=n_boot, seed=seed), values["fano_after_onset"]
         directions["fano_quench"] = _fano_ratio(counts, ep, n_boot, seed, before, after)
     else:
         need = "not scored: needs a spontaneous epoch (200 ms before onset) in the trials"
         directions["spontaneous_vs_evoked"] = directions["fano_quench"] = need
     curves = {"rate": _rate_curve(main)}
-    return Measured(name, kind, st, samples, directions, curves)
+    return Measured(name, kind, values, samples, directions, curves)
 
 
-def _fano_ratio(counts: xr.DataArray, ep: dict, n_boot: int, seed: int, before: ts.Estimate,
-                after: ts.Estimate) -> ts.Estimate:
+def _fano_ratio(counts: xr.DataArray, ep: dict, n_boot: int, seed: int, before: rs.Estimate,
+                after: rs.Estimate) -> rs.Estimate:
     """Fano factor after over before onset, with an interval from draws shared by both."""
-    parts = []
-    for start, stop in (ep["fano_after"], ep["fano_before"]):
-        x = ts.window_counts(counts, start, stop)
-        n = np.isfinite(x).sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"), ts._quiet():
-            mean = np.nanmean(x, axis=2)
-            ff = np.nanvar(x, axis=2, ddof=1) / mean
-        ok = (n >= 2) & (mean > 0) & np.isfinite(ff)
-        parts.append((np.where(ok, ff, 0.0).sum(axis=1), ok.sum(axis=1).astype(float)))
-    codes = ts._session_codes(counts)
+    parts = [st.fano_cells(counts, *ep["fano_after"]), st.fano_cells(counts, *ep["fano_before"])]
+    codes = ts.session_codes(counts)
 
     def ratio(w: np.ndarray) -> float:
         (sa, ca), (sb, cb) = parts
         return float((w @ sa / (w @ ca)) / (w @ sb / (w @ cb)))
 
-    boot = [ratio(w) for w in ts.Resampler(codes, n_boot, seed).unit_weights(counts.sizes["unit"])]
-    return ts.Estimate(after.value / before.value, *ts._interval(boot), min(after.n, before.n),
+    boot = [ratio(w) for w in rs.Resampler(codes, n_boot, seed).unit_weights(counts.sizes["unit"])]
+    return rs.Estimate(after.value / before.value, *rs.percentile_interval(boot), min(after.n, before.n),
                        min(after.n_units, before.n_units), after.n_sessions)
 
 
-def direction_passes(phenomenon: str, est: ts.Estimate) -> bool:
+def direction_passes(phenomenon: str, est: rs.Estimate) -> bool:
     """Whether a direction score passes (see the module docstring)."""
     if phenomenon == "spontaneous_vs_evoked":
         return bool(est.ci_low > 1)
@@ -191,7 +185,7 @@ def direction_passes(phenomenon: str, est: ts.Estimate) -> bool:
     return bool(est.ci_low > 0)
 
 
-def _se(est: ts.Estimate) -> float:
+def _se(est: rs.Estimate) -> float:
     return (est.ci_high - est.ci_low) / 3.92
 
 
@@ -215,7 +209,7 @@ def score_matrix(measured: list[Measured]) -> list[dict]:
         for m in measured:
             if m is rec:
                 continue
-            for stat in ts.STATISTICS:
+            for stat in st.STATISTICS:
                 name = f"match_{stat}" + ("" if len(recordings) == 1 else f" ({rec.name})")
                 if stat not in m.statistics or stat not in rec.statistics:
                     rows.append(_row(name, m, note="not scored: needs "
@@ -232,14 +226,14 @@ def score_matrix(measured: list[Measured]) -> list[dict]:
                 if np.isfinite(x).sum() < 2 or np.isfinite(y).sum() < 2:
                     rows.append(_row(name, m, note="not scored: needs 2 or more values in both samples"))
                     continue
-                d = ts.effect_size(x, y)
-                ks, p = ts.ks_distance(x, y)
+                d = rs.effect_size(x, y)
+                ks, p = rs.ks_distance(x, y)
                 rows.append(_row(name, m, d, d.value, f"Cohen's d against {rec.name}, passes |d| < {MEDIUM_EFFECT}",
                                  bool(abs(d.value) < MEDIUM_EFFECT), f"KS distance {ks:.3f} (p = {p:.2g})"))
     return rows
 
 
-def _row(phenomenon: str, m: Measured, est: ts.Estimate | None = None, score: float = float("nan"),
+def _row(phenomenon: str, m: Measured, est: rs.Estimate | None = None, score: float = float("nan"),
          score_kind: str = "", passed: bool | None = None, note: str = "") -> dict:
     return {"phenomenon": phenomenon, "source": m.name, "kind": m.kind,
             "value": est.value if est else float("nan"), "ci_low": est.ci_low if est else float("nan"),
@@ -290,7 +284,7 @@ def figures(measured: list[Measured]) -> dict[str, plt.Figure]:
     out = {}
     fig, ax = plt.subplots(figsize=(4.8, 3.2))
     for k, m in enumerate(measured):
-        ws = [w for w in ts.WINDOWS_MS if f"rsc_window_{w}" in m.statistics]
+        ws = [w for w in st.WINDOWS_MS if f"rsc_window_{w}" in m.statistics]
         est = [m.statistics[f"rsc_window_{w}"] for w in ws]
         style = dict(color="k", marker="^") if m.kind == "recording" else dict(color=f"C{k}", marker="o")
         ax.errorbar(ws, [e.value for e in est], yerr=_yerr(est), capsize=2, label=m.name, **style)
@@ -344,5 +338,5 @@ def figures(measured: list[Measured]) -> dict[str, plt.Figure]:
     return out
 
 
-def _yerr(est: list[ts.Estimate]) -> np.ndarray:
+def _yerr(est: list[rs.Estimate]) -> np.ndarray:
     return np.array([[max(0.0, e.value - e.ci_low) for e in est], [max(0.0, e.ci_high - e.value) for e in est]])

@@ -13,68 +13,28 @@ centres fall in it). The measures:
   geometric-mean **rate**, and on **signal correlation** (the Pearson correlation, over conditions, of
   the two units' mean counts), the latter also with signal correlations from one half of the repeats
   and noise correlations from the other (:func:`split_half_signal_noise`);
-* the **Fano factor** (:func:`fano_factor`): variance (ddof 1) over mean of a unit's counts in one
-  condition, averaged over units and conditions, zero means left out;
-* distributions of rates, ISI CV and ``r_sc`` with two-sample scores (:func:`effect_size`,
-  :func:`ks_distance`), as NetworkUnit scores them.
+* the **ISI CV** of every unit (:func:`isi_cv`).
 
-Every summary comes as an :class:`Estimate`: the value and a 95 % percentile interval from a
-bootstrap that respects shared cells: sessions are resampled with replacement and, within each drawn
-session, its units; a pair enters a draw with weight ``m_a m_b`` (how often each of its two units was
-drawn), a unit with weight ``m``. Pairs are never resampled as if they were independent.
-
-Nothing here runs a simulation or reads a file.
+Summaries with intervals that respect shared cells are in :mod:`copi_bio.analysis.resampling`, the
+statistics of a recording in :mod:`copi_bio.analysis.recording_statistics`. Nothing here runs a
+simulation or reads a file.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from ..errors import CopiBioError
 from ..trials import check_trial_counts
 
-N_BOOT = 1000
-"""Bootstrap draws of every interval."""
 SIMILAR, DISSIMILAR = 0.5, 0.0
 """Signal-correlation bounds of similarly (above) and dissimilarly (below) tuned pairs."""
 EVOKED = (0.0, 0.5)
 """The evoked epoch of ``rsc_mean`` and the windows (s after onset): the 500 ms of the V1 gratings."""
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A statistic with its 95 % bootstrap interval.
-
-    Attributes
-    ----------
-    value : float
-        The statistic on all the data.
-    ci_low, ci_high : float
-        2.5 and 97.5 percentiles over bootstrap draws (units within sessions, and sessions).
-    n : int
-        Pairs or units (or unit-condition cells) the value averages.
-    n_units, n_sessions : int
-        Units and sessions behind it.
-    """
-
-    value: float
-    ci_low: float
-    ci_high: float
-    n: int
-    n_units: int
-    n_sessions: int
-
-    def as_dict(self) -> dict:
-        """The fields as a dict."""
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return f"{self.value:.4g} [{self.ci_low:.4g}, {self.ci_high:.4g}]"
 
 
 def single_units(counts: xr.DataArray, max_contamination: float = 0.05) -> xr.DataArray:
@@ -118,7 +78,7 @@ def window_counts(counts: xr.DataArray, start: float, stop: float) -> np.ndarray
     return running[..., int(round(last))] - running[..., int(round(first))]
 
 
-def _session_codes(counts: xr.DataArray) -> np.ndarray:
+def session_codes(counts: xr.DataArray) -> np.ndarray:
     _, codes = np.unique(counts["session"].values.astype(str), return_inverse=True)
     return codes.ravel()
 
@@ -142,7 +102,7 @@ class PairTable:
 
 
 def _sessions(counts: xr.DataArray) -> Iterator[tuple[int, np.ndarray]]:
-    codes = _session_codes(counts)
+    codes = session_codes(counts)
     for s in np.unique(codes):
         yield int(s), np.flatnonzero(codes == s)
 
@@ -219,7 +179,7 @@ def noise_correlations(counts: xr.DataArray, start: float = EVOKED[0], stop: flo
         same counts, all repeats).
     """
     x = window_counts(counts, start, stop)
-    with np.errstate(invalid="ignore"), _quiet():
+    with np.errstate(invalid="ignore"), quiet():
         rates = np.nanmean(x.reshape(x.shape[0], -1), axis=1) / (stop - start)
         means = np.nanmean(x, axis=2)
 
@@ -243,7 +203,7 @@ def rsc_by_window(counts: xr.DataArray, widths: Sequence[float], start: float = 
         if n < 1:
             raise CopiBioError(f"window {w:g} s is longer than the epoch [{start:g}, {stop:g}) s")
         tables = [noise_correlations(counts, start + k * w, start + (k + 1) * w) for k in range(n)]
-        with np.errstate(invalid="ignore"), _quiet():
+        with np.errstate(invalid="ignore"), quiet():
             r = np.nanmean(np.stack([t.values["r_sc"] for t in tables]), axis=0)
         first = tables[0]
         out[float(w)] = PairTable(first.a, first.b, first.session, {"r_sc": r, "rate": first.values["rate"]})
@@ -258,7 +218,7 @@ def split_half_signal_noise(counts: xr.DataArray, start: float = EVOKED[0], stop
     rank = np.cumsum(np.isfinite(x), axis=2) - 1  # the index of each trial among a condition's trials
     even = np.where(np.isfinite(x) & (rank % 2 == 0), x, np.nan)
     odd = np.where(np.isfinite(x) & (rank % 2 == 1), x, np.nan)
-    with np.errstate(invalid="ignore"), _quiet():
+    with np.errstate(invalid="ignore"), quiet():
         means = np.nanmean(even, axis=2)
 
     def per_session(idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -267,7 +227,7 @@ def split_half_signal_noise(counts: xr.DataArray, start: float = EVOKED[0], stop
     return _pairs_of(counts, per_session)
 
 
-class _quiet:
+class quiet:
     """Silence numpy's 'mean of empty slice' warnings (an all-NaN pair stays NaN)."""
 
     def __enter__(self):
@@ -280,151 +240,6 @@ class _quiet:
         return self._w.__exit__(*exc)
 
 
-# --- the bootstrap --------------------------------------------------------------------------------
-
-
-class Resampler:
-    """Bootstrap draws over sessions and, within each drawn session, over its units.
-
-    Parameters
-    ----------
-    sessions : ndarray of int
-        Session code of every unit.
-    n_boot : int
-        Draws.
-    seed : int
-        Seed of the draws (the same seed gives the same intervals).
-    """
-
-    def __init__(self, sessions: np.ndarray, n_boot: int = N_BOOT, seed: int = 0):
-        self.sessions = np.asarray(sessions)
-        self.n_boot = n_boot
-        self.seed = seed
-        self.members = [np.flatnonzero(self.sessions == s) for s in np.unique(self.sessions)]
-
-    def draws(self) -> Iterator[list[tuple[np.ndarray, np.ndarray]]]:
-        """Each draw: a list of (units of a drawn session, how often each was drawn) per drawn session."""
-        rng = np.random.default_rng(self.seed)
-        k = len(self.members)
-        for _ in range(self.n_boot):
-            chosen = rng.integers(0, k, k) if k > 1 else np.zeros(1, int)
-            draw = []
-            for s in chosen:
-                idx = self.members[s]
-                draw.append((idx, np.bincount(rng.integers(0, idx.size, idx.size), minlength=idx.size)))
-            yield draw
-
-    def unit_weights(self, n_units: int) -> Iterator[np.ndarray]:
-        """Weight of every unit in each draw."""
-        for draw in self.draws():
-            w = np.zeros(n_units)
-            for idx, m in draw:
-                w[idx] += m
-            yield w
-
-    def pair_weights(self, a: np.ndarray, b: np.ndarray, n_units: int) -> Iterator[np.ndarray]:
-        """Weight ``sum over drawn copies of m_a m_b`` of every pair ``(a, b)`` in each draw."""
-        session_of_pair = self.sessions[a]
-        by_session = {int(self.sessions[idx[0]]): np.flatnonzero(session_of_pair == self.sessions[idx[0]])
-                      for idx in self.members}
-        for draw in self.draws():
-            w = np.zeros(a.size)
-            m_all = np.zeros(n_units)
-            for idx, m in draw:
-                pairs = by_session[int(self.sessions[idx[0]])]
-                m_all[idx] = m
-                w[pairs] += m_all[a[pairs]] * m_all[b[pairs]]
-            yield w
-
-
-def _interval(values: list[float]) -> tuple[float, float]:
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(v, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
-def _weighted_mean(values: np.ndarray, w: np.ndarray) -> float:
-    ok = np.isfinite(values) & (w > 0)
-    return float(np.sum(values[ok] * w[ok]) / np.sum(w[ok])) if ok.any() else float("nan")
-
-
-def pair_estimate(table: PairTable, counts: xr.DataArray, name: str = "r_sc", select: np.ndarray | None = None,
-                  n_boot: int = N_BOOT, seed: int = 0) -> Estimate:
-    """Mean of a per-pair value (over pairs where it is finite, optionally a selection) with its interval."""
-    values = np.asarray(table.values[name], float)
-    if select is not None:
-        values = np.where(select, values, np.nan)
-    codes = _session_codes(counts)
-    n_units = counts.sizes["unit"]
-    boot = [_weighted_mean(values, w) for w in Resampler(codes, n_boot, seed).pair_weights(table.a, table.b, n_units)]
-    ok = np.isfinite(values)
-    units = np.unique(np.concatenate([table.a[ok], table.b[ok]]))
-    return Estimate(_weighted_mean(values, np.ones(values.size)), *_interval(boot), int(ok.sum()), int(units.size),
-                    int(np.unique(codes[units]).size))
-
-
-def ratio_estimate(num: PairTable, den: PairTable, counts: xr.DataArray, name: str = "r_sc",
-                   n_boot: int = N_BOOT, seed: int = 0) -> Estimate:
-    """Ratio of the mean of ``num``'s values over the mean of ``den``'s (same pairs), with its interval
-    (both means from the same draw)."""
-    x, y = np.asarray(num.values[name], float), np.asarray(den.values[name], float)
-    codes = _session_codes(counts)
-    boot = [_weighted_mean(x, w) / _weighted_mean(y, w)
-            for w in Resampler(codes, n_boot, seed).pair_weights(num.a, num.b, counts.sizes["unit"])]
-    ok = np.isfinite(x) & np.isfinite(y)
-    units = np.unique(np.concatenate([num.a[ok], num.b[ok]]))
-    one = np.ones(x.size)
-    return Estimate(_weighted_mean(x, one) / _weighted_mean(y, one), *_interval(boot), int(ok.sum()),
-                    int(units.size), int(np.unique(codes[units]).size))
-
-
-def difference_estimate(table: PairTable, counts: xr.DataArray, first: np.ndarray, second: np.ndarray,
-                        name: str = "r_sc", n_boot: int = N_BOOT, seed: int = 0) -> Estimate:
-    """Mean of ``name`` over pairs in ``first`` minus its mean over pairs in ``second``, with its interval."""
-    v = np.asarray(table.values[name], float)
-    x, y = np.where(first, v, np.nan), np.where(second, v, np.nan)
-    codes = _session_codes(counts)
-    boot = [_weighted_mean(x, w) - _weighted_mean(y, w)
-            for w in Resampler(codes, n_boot, seed).pair_weights(table.a, table.b, counts.sizes["unit"])]
-    ok = np.isfinite(v) & (first | second)
-    units = np.unique(np.concatenate([table.a[ok], table.b[ok]]))
-    one = np.ones(v.size)
-    return Estimate(_weighted_mean(x, one) - _weighted_mean(y, one), *_interval(boot), int(ok.sum()),
-                    int(units.size), int(np.unique(codes[units]).size))
-
-
-def unit_estimate(values: np.ndarray, counts: xr.DataArray, n_boot: int = N_BOOT, seed: int = 0,
-                  cells: np.ndarray | None = None) -> Estimate:
-    """Mean of a per-unit value; with ``cells`` (a per-unit count of the cells a unit's value sums), the
-    mean over cells of per-unit sums ``values`` (a flat mean over unit-condition cells)."""
-    values = np.asarray(values, float)
-    cells = np.ones(values.size) if cells is None else np.asarray(cells, float)
-    ok = np.isfinite(values) & (cells > 0)
-    codes = _session_codes(counts)
-
-    def mean(w: np.ndarray) -> float:
-        w = w * ok
-        return float(np.sum(np.where(ok, values, 0.0) * w) / np.sum(cells * w)) if np.sum(cells * w) > 0 \
-            else float("nan")
-
-    boot = [mean(w) for w in Resampler(codes, n_boot, seed).unit_weights(values.size)]
-    return Estimate(mean(np.ones(values.size)), *_interval(boot), int(cells[ok].sum()), int(ok.sum()),
-                    int(np.unique(codes[ok]).size))
-
-
-def fano_factor(counts: xr.DataArray, start: float, stop: float, n_boot: int = N_BOOT, seed: int = 0) -> Estimate:
-    """Fano factor in ``[start, stop)``: the mean over units and conditions of the variance (ddof 1) over
-    the mean of a unit's counts across repeats; conditions with zero mean or fewer than two repeats left out."""
-    x = window_counts(counts, start, stop)
-    n = np.isfinite(x).sum(axis=2)
-    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
-        mean = np.nanmean(x, axis=2)
-        ff = np.nanvar(x, axis=2, ddof=1) / mean
-    ok = (n >= 2) & (mean > 0) & np.isfinite(ff)
-    return unit_estimate(np.where(ok, ff, 0.0).sum(axis=1), counts, n_boot, seed, cells=ok.sum(axis=1))
 
 
 def isi_cv(counts: xr.DataArray, start: float = EVOKED[0], stop: float = EVOKED[1], min_intervals: int = 10
@@ -447,111 +262,3 @@ def isi_cv(counts: xr.DataArray, start: float = EVOKED[0], stop: float = EVOKED[
     return out
 
 
-# --- two-sample scores ----------------------------------------------------------------------------
-
-
-def effect_size(x: np.ndarray, y: np.ndarray) -> Estimate:
-    """Cohen's d of two samples (``x`` minus ``y`` over the pooled SD) with its 95 % interval from the
-    normal approximation of its standard error, ``sqrt((n1 + n2) / (n1 n2) + d^2 / (2 (n1 + n2)))``."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-    n1, n2 = x.size, y.size
-    if min(n1, n2) < 2:
-        raise CopiBioError(f"effect size needs two samples of at least 2 values; got {n1} and {n2}")
-    pooled = np.sqrt(((n1 - 1) * x.var(ddof=1) + (n2 - 1) * y.var(ddof=1)) / (n1 + n2 - 2))
-    d = float((x.mean() - y.mean()) / pooled) if pooled > 0 else float("nan")
-    se = np.sqrt((n1 + n2) / (n1 * n2) + d ** 2 / (2 * (n1 + n2)))
-    return Estimate(d, d - 1.96 * se, d + 1.96 * se, n1 + n2, n1 + n2, 0)
-
-
-def ks_distance(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Kolmogorov-Smirnov distance of two samples and its p-value (two-sided)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    res = stats.ks_2samp(x[np.isfinite(x)], y[np.isfinite(y)])
-    return float(res.statistic), float(res.pvalue)
-
-
-# --- the statistics of a recording ----------------------------------------------------------------
-
-WINDOWS_MS = (10, 20, 50, 100, 250, 500)
-"""Counting windows (ms) of ``rsc_window_W``: non-overlapping windows tiling the evoked epoch."""
-SPONTANEOUS = (-0.2, 0.0)
-"""The spontaneous epoch (s): the 200 ms before onset."""
-EVOKED_LATE = (0.3, 0.5)
-"""The evoked epoch of ``rsc_evoked`` (s): 300-500 ms after onset, past the onset transient."""
-FANO_BEFORE, FANO_AFTER = (-0.1, 0.0), (0.2, 0.3)
-"""Epochs (s) of the Fano factors before and after onset (100 ms each)."""
-STATISTICS = ("rsc_mean", *(f"rsc_window_{w}" for w in WINDOWS_MS), "rsc_spontaneous", "rsc_evoked",
-              "rsc_similar", "rsc_dissimilar", "fano_before_onset", "fano_after_onset", "rate_mean")
-"""The statistics of :func:`statistics`, in the order of ``recording_statistics.csv``."""
-
-
-def _covers(counts: xr.DataArray, start: float, stop: float) -> bool:
-    t, w = counts["time"].values, float(counts.attrs["bin_width"])
-    return t[0] - w / 2 <= start + 1e-9 and stop - 1e-9 <= t[-1] + w / 2
-
-
-def epochs(counts: xr.DataArray) -> dict[str, tuple[float, float]]:
-    """The epochs (s around onset) the statistics count in, for these counts.
-
-    With a stimulus of at least 500 ms after onset (the V1 recordings): ``evoked`` 0-500 ms,
-    ``evoked_late`` 300-500 ms, ``fano_after`` 200-300 ms. A shorter presentation (a model shown
-    stimuli of ``T`` < 500 ms) scales them to ``0-T``, ``0.6T-T`` and ``0.4T-0.6T`` (rounded to bins).
-    ``spontaneous`` (-200-0 ms) and ``fano_before`` (-100-0 ms) are present only where the counts
-    start that early.
-    """
-    t, w = counts["time"].values, float(counts.attrs["bin_width"])
-    end = min(EVOKED[1], float(t[-1] + w / 2))
-    if end <= EVOKED[0] + w / 2:
-        raise CopiBioError(f"the counts end at {end:g} s after onset; the statistics need an evoked epoch")
-
-    def at(fraction: float) -> float:
-        return round(fraction * end / w) * w
-
-    out = {"evoked": (EVOKED[0], end),
-           "evoked_late": (at(EVOKED_LATE[0] / EVOKED[1]), end),
-           "fano_after": (at(FANO_AFTER[0] / EVOKED[1]), at(FANO_AFTER[1] / EVOKED[1]))}
-    if _covers(counts, *SPONTANEOUS):
-        out["spontaneous"] = SPONTANEOUS
-    if _covers(counts, *FANO_BEFORE):
-        out["fano_before"] = FANO_BEFORE
-    return out
-
-
-def statistics(counts: xr.DataArray, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Estimate]:
-    """The statistics of :data:`STATISTICS` with their intervals, each as the original studies count it.
-
-    * ``rsc_mean``: noise correlation of counts 0-500 ms after onset, mean over pairs within sessions;
-    * ``rsc_window_W``: the same from non-overlapping ``W`` ms windows tiling 0-500 ms (:func:`rsc_by_window`);
-    * ``rsc_spontaneous``: from the 200 ms before onset; ``rsc_evoked``: from 300-500 ms after onset;
-    * ``rsc_similar``, ``rsc_dissimilar``: ``rsc_mean`` of pairs whose signal correlation (of condition
-      means of the 0-500 ms counts, all repeats) is above :data:`SIMILAR` or below :data:`DISSIMILAR`;
-    * ``fano_before_onset``, ``fano_after_onset``: :func:`fano_factor` over -100-0 ms and 200-300 ms;
-    * ``rate_mean``: mean over units of the 0-500 ms rate (Hz).
-
-    The epochs are those of :func:`epochs` (scaled for presentations shorter than 500 ms); statistics
-    whose epoch the counts do not cover (no spontaneous epoch, a window longer than the presentation)
-    are left out. Select single units first (:func:`single_units`) where the data have contamination.
-    """
-    check_trial_counts(counts)
-    ep = epochs(counts)
-    out: dict[str, Estimate] = {}
-    main = noise_correlations(counts, *ep["evoked"])
-    out["rsc_mean"] = pair_estimate(main, counts, n_boot=n_boot, seed=seed)
-    length = ep["evoked"][1] - ep["evoked"][0]
-    widths = [w / 1e3 for w in WINDOWS_MS if w / 1e3 <= length + 1e-9]
-    for w, table in rsc_by_window(counts, widths, *ep["evoked"]).items():
-        out[f"rsc_window_{int(round(w * 1e3))}"] = pair_estimate(table, counts, n_boot=n_boot, seed=seed)
-    if "spontaneous" in ep:
-        out["rsc_spontaneous"] = pair_estimate(noise_correlations(counts, *ep["spontaneous"]), counts,
-                                               n_boot=n_boot, seed=seed)
-    out["rsc_evoked"] = pair_estimate(noise_correlations(counts, *ep["evoked_late"]), counts, n_boot=n_boot,
-                                      seed=seed)
-    signal = main.values["signal"]
-    out["rsc_similar"] = pair_estimate(main, counts, select=signal > SIMILAR, n_boot=n_boot, seed=seed)
-    out["rsc_dissimilar"] = pair_estimate(main, counts, select=signal < DISSIMILAR, n_boot=n_boot, seed=seed)
-    if "fano_before" in ep:
-        out["fano_before_onset"] = fano_factor(counts, *ep["fano_before"], n_boot=n_boot, seed=seed)
-    out["fano_after_onset"] = fano_factor(counts, *ep["fano_after"], n_boot=n_boot, seed=seed)
-    out["rate_mean"] = unit_estimate(unit_rates(counts, *ep["evoked"]), counts, n_boot=n_boot, seed=seed)
-    return {k: out[k] for k in STATISTICS if k in out}
