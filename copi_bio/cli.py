@@ -148,14 +148,38 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .analysis.recordings import load_spiketrains
-    from .validate import run_validation
+    from .analysis.scores import table_text
+    from .analysis.trial_io import has_trials
+    from .validate import run_validation, score
 
-    recording = load_spiketrains(args.recording) if args.recording else None
+    trial_files = [r for r in args.recording if has_trials(r)]
+    spike_files = [r for r in args.recording if r not in trial_files]
+    if args.sources or trial_files:
+        if spike_files:
+            raise CopiBioError(f"--recording {spike_files[0]} has no trials (no condition per trial); scoring "
+                               "models and trial-structured recordings needs trial-aligned counts (a V1 .mat, "
+                               "an NWB file with a trials table, a Neo file with one segment per trial)")
+        n_boot = min(args.n_boot, SMALL_BOOT) if args.small else args.n_boot
+        rows = score(args.sources, trial_files, args.out, overrides=args.set, population=args.population,
+                     n_boot=n_boot, progress=args.progress)
+        print(table_text(rows))
+        print(f"score matrix, heat map and figures in {args.out}")
+        return 0
+    if args.set or args.population:
+        raise CopiBioError("--set and --population apply to the models given as arguments; the shipped suite "
+                           "(no argument) runs its own models")
+    if len(spike_files) > 1:
+        raise CopiBioError("the shipped suite takes one spike-train --recording; got " + ", ".join(spike_files))
+    recording = load_spiketrains(spike_files[0]) if spike_files else None
     outcomes = run_validation(args.out, small=args.small, progress=args.progress, recording=recording)
     for outcome in outcomes:
         print(outcome.line() + (f" | recording: {outcome.recording}" if outcome.recording else ""))
     print(f"{sum(o.passed for o in outcomes)} of {len(outcomes)} phenomena reproduced; table and figures in {args.out}")
     return 0
+
+
+SMALL_BOOT = 200
+"""Bootstrap draws of ``copi-bio validate --small`` on given sources."""
 
 
 def _positive_int(text: str) -> int:
@@ -226,14 +250,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="replace FILE.nwb when it is not an export of a result of the same model "
                              "(refused without it); an export of the same model is always rewritten")
     export.set_defaults(func=_cmd_export)
-    validate = sub.add_parser("validate", help="run the shipped models against published decorrelation "
-                              "phenomena: one line per phenomenon, a table and figures")
-    validate.add_argument("--small", action="store_true", help="shorter runs (about a minute)")
+    validate = sub.add_parser(
+        "validate", help="score models, results, sweeps and recordings on the decorrelation phenomena; "
+        "with no argument, run the shipped suite against published phenomena",
+        description="With no MODEL/RESULT/SWEEP argument and no trial-structured --recording: the shipped "
+        "suite (four shipped models against published phenomena). Otherwise every phenomenon the given runs "
+        "and recordings support is scored (noise correlations at repeated stimuli, their window, rate and "
+        "tuning dependence, spontaneous against evoked, Fano factor before and after onset): a score "
+        "matrix printed and written as scores.csv and scores.png, one figure per phenomenon, "
+        "recording_statistics.csv for recordings, sweep_scores.csv for sweep folders.")
+    validate.add_argument("sources", nargs="*", metavar="MODEL | RESULT.nc | SWEEP_DIR",
+                          help="a model file or library name (run here, with --set), a result file, or a "
+                               "sweep output folder (every finished run scored)")
+    validate.add_argument("--recording", action="append", default=[], metavar="FILE",
+                          help="a recording: trial-structured (V1 .mat, NWB with a trials table, Neo with one "
+                               "segment per trial) is scored beside the models; a plain spike recording (.npz, "
+                               "NWB units) goes with the shipped suite (repeatable)")
+    validate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a key of the models given as arguments (repeatable)")
+    validate.add_argument("--population", default=None,
+                          help="the population scored in model runs (default: all but the stimulus layer)")
+    validate.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N",
+                          help="bootstrap draws of every interval (default: 1000)")
+    validate.add_argument("--small", action="store_true",
+                          help="shorter: the shipped suite's runs (about a minute); for scored sources, "
+                               f"at most {SMALL_BOOT} bootstrap draws")
     validate.add_argument("--out", default="validation", help="output folder (default: ./validation)")
     validate.add_argument("--progress", action="store_true", help="progress bars of the simulations")
-    validate.add_argument("--recording", default=None, metavar="FILE",
-                          help="a recording (.npz with times/indices, .nwb units, or a Neo file) scored "
-                               "beside the model where spike trains suffice")
     validate.set_defaults(func=_cmd_validate)
     return parser
 

@@ -118,24 +118,39 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
 
 
 def _sweep_runs(folder: Path) -> list[tuple[str, Path, dict]]:
-    """(run name, result file, grid values and seed) of every finished run of a sweep folder."""
+    """(run name, result file, grid values and seed) of every finished run of a sweep folder.
+
+    The runs are found from the combined file's record of the sweep (its grid, seeds and overrides) and
+    the model name stored in the run files, without the model file (a sweep folder may come from elsewhere).
+    """
     import json
 
+    import numpy as np
+
     from .results import open_result
-    from .sweep import Sweep
+    from .sweep.grid import run_name, toml_value
 
     combined = folder / "sweep.nc"
     if not combined.is_file():
         raise CopiBioError(f"{folder}: not a sweep folder (no sweep.nc); give a model, a result .nc or a sweep folder")
-    ds = open_result(combined)
-    spec = json.loads(ds.attrs["sweep"])
-    sweep = Sweep(spec["model_path"], spec["grid"], spec["seeds"], folder, spec.get("overrides", []))
+    try:
+        spec = json.loads(open_result(combined).attrs["sweep"])
+        grid, seeds, overrides = dict(spec["grid"]), list(spec["seeds"]), list(spec.get("overrides", []))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CopiBioError(f"{combined}: no readable sweep record in its attribute 'sweep' ({err})") from None
+    stored = sorted((folder / "runs").glob("*.nc"))
+    if not stored:
+        raise CopiBioError(f"{folder}: the sweep has no finished run to score (no runs/*.nc)")
+    model_name = str(open_result(stored[0]).attrs.get("model_name", ""))
     out = []
-    for run in sweep.runs():
-        path = sweep.result_path(run)
-        if path.is_file():
-            values = {k: spec["grid"][k][i] for k, i in zip(spec["grid"], run.index)}
-            out.append((run.name, path, {**values, "seed": run.seed}))
+    for index in np.ndindex(*[len(v) for v in grid.values()]):
+        values = {k: grid[k][i] for k, i in zip(grid, index)}
+        for seed in seeds:
+            ov = [*overrides, *(f"{k}={toml_value(v)}" for k, v in values.items()), f"seed={seed}"]
+            name = run_name(model_name, values, seed, ov)
+            path = output_path(folder, "runs", f"{name}.nc")
+            if path.is_file():
+                out.append((name, path, {**values, "seed": seed}))
     if not out:
         raise CopiBioError(f"{folder}: the sweep has no finished run to score")
     return out
@@ -167,7 +182,9 @@ def score(sources: Sequence[str], recordings: Sequence[str], out_dir: str | Path
         ``recording_statistics.csv``.
     out_dir : str or Path
         Output folder: ``scores.csv`` (the score matrix, long form), ``scores.png`` (heat map),
-        ``scores_<phenomenon>.png`` (every source side by side), ``recording_statistics.csv``,
+        ``scores_<phenomenon>.png`` (every source side by side), ``statistics.csv`` (every statistic of
+        every source with its interval and its numbers of pairs or cells, units and sessions),
+        ``recording_statistics.csv`` (``recording,statistic,value,ci_low,ci_high``),
         ``sweep_scores.csv`` (one row per sweep run: its grid values and every score).
     overrides : sequence of str
         ``KEY=VALUE`` settings of the model files run here.
@@ -220,11 +237,14 @@ def score(sources: Sequence[str], recordings: Sequence[str], out_dir: str | Path
     save_figure(scores.heatmap(rows), out, "scores")
     for name, fig in scores.figures(measured).items():
         save_figure(fig, out, f"scores_{name}")
+    _write_csv(output_path(out, "statistics.csv"),
+               [{"source": m.name, "kind": m.kind, "statistic": k, "value": e.value, "ci_low": e.ci_low,
+                 "ci_high": e.ci_high, "n": e.n, "n_units": e.n_units, "n_sessions": e.n_sessions}
+                for m in measured for k, e in m.statistics.items()])
     recs = [m for m in measured if m.kind == "recording"]
     if recs:
         _write_csv(output_path(out, "recording_statistics.csv"),
-                   [{"recording": m.name, "statistic": k, "value": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high,
-                     "n": e.n, "n_units": e.n_units, "n_sessions": e.n_sessions}
+                   [{"recording": m.name, "statistic": k, "value": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high}
                     for m in recs for k, e in m.statistics.items()])
     if sweep_rows:
         table = []

@@ -155,7 +155,7 @@ def measure(name: str, counts: xr.DataArray, kind: str = "model", n_boot: int = 
         before, after = st.fano_factor(counts, *ep["fano_before"], n_boot=n_boot, seed=seed), values["fano_after_onset"]
         directions["fano_quench"] = _fano_ratio(counts, ep, n_boot, seed, before, after)
     else:
-        need = "not scored: needs a spontaneous epoch (200 ms before onset) in the trials"
+        need = "not scored: needs " + _needs("rsc_spontaneous")
         directions["spontaneous_vs_evoked"] = directions["fano_quench"] = need
     curves = {"rate": _rate_curve(main)}
     return Measured(name, kind, values, samples, directions, curves)
@@ -203,7 +203,11 @@ def score_matrix(measured: list[Measured]) -> list[dict]:
                     "fano_quench": "ratio after / before onset, passes with its interval below 1",
                     "rate": "Spearman rho of r_sc with rate, passes with its interval above 0"}.get(
                 ph, "difference, passes with its interval above 0")
-            rows.append(_row(ph, m, est, est.value, kind, direction_passes(ph, est), f"n = {est.n}"))
+            note = f"n = {est.n} pairs" if ph != "fano_quench" else f"n = {est.n} unit-condition cells"
+            if ph == "tuning":
+                note = (f"similar (signal r > {ts.SIMILAR:g}): {m.statistics['rsc_similar'].n} pairs, dissimilar "
+                        f"(signal r < {ts.DISSIMILAR:g}): {m.statistics['rsc_dissimilar'].n} pairs")
+            rows.append(_row(ph, m, est, est.value, kind, direction_passes(ph, est), note))
     recordings = [m for m in measured if m.kind == "recording"]
     for rec in recordings:
         for m in measured:
@@ -212,9 +216,7 @@ def score_matrix(measured: list[Measured]) -> list[dict]:
             for stat in st.STATISTICS:
                 name = f"match_{stat}" + ("" if len(recordings) == 1 else f" ({rec.name})")
                 if stat not in m.statistics or stat not in rec.statistics:
-                    rows.append(_row(name, m, note="not scored: needs "
-                                     + ("a spontaneous epoch" if "spont" in stat or "before" in stat
-                                        else "a longer evoked epoch")))
+                    rows.append(_row(name, m, note="not scored: needs " + _needs(stat)))
                     continue
                 a, b = m.statistics[stat], rec.statistics[stat]
                 z = (a.value - b.value) / np.hypot(_se(a), _se(b))
@@ -231,6 +233,13 @@ def score_matrix(measured: list[Measured]) -> list[dict]:
                 rows.append(_row(name, m, d, d.value, f"Cohen's d against {rec.name}, passes |d| < {MEDIUM_EFFECT}",
                                  bool(abs(d.value) < MEDIUM_EFFECT), f"KS distance {ks:.3f} (p = {p:.2g})"))
     return rows
+
+
+def _needs(statistic: str) -> str:
+    """What trial counts lack when ``statistic`` cannot be measured on them."""
+    if "spont" in statistic or "before" in statistic:
+        return "a spontaneous epoch (200 ms before onset) in the trials"
+    return f"an evoked epoch of {statistic.rsplit('_', 1)[1]} ms or more"
 
 
 def _row(phenomenon: str, m: Measured, est: rs.Estimate | None = None, score: float = float("nan"),
@@ -253,7 +262,8 @@ def table_text(rows: list[dict]) -> str:
     lines = ["".ljust(width) + "".join(s.ljust(c) for s, c in zip(sources, cols))]
     for p in phenomena:
         lines.append(p.ljust(width) + "".join(cell.get((p, s), "").ljust(c) for s, c in zip(sources, cols)))
-    return "\n".join(lines)
+    reasons = dict.fromkeys(f"  {r['source']}: {r['note']}" for r in rows if r["note"].startswith("not scored"))
+    return "\n".join(lines + list(reasons))
 
 
 def heatmap(rows: list[dict]) -> plt.Figure:
