@@ -23,17 +23,23 @@ Models and windows (``small`` shortens every run; the full suite takes a few min
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Sequence
+
+import numpy as np
 
 from . import trials
 from .analysis import resampling, scores, trial_stats, validation
 from .analysis.figures import save_figure
+from .analysis.trial_io import read_trials
 from .atomic import atomic_write
 from .errors import CopiBioError
 from .modelfile import load_model
 from .outdir import output_path, prepare_output_folder
+from .results import open_result, save_result
 from .simulation import simulate
+from .sweep.grid import run_name, toml_value
 
 NETWORK = "spiking_ei_small"
 ANALYSED = 0.4
@@ -123,13 +129,6 @@ def _sweep_runs(folder: Path) -> list[tuple[str, Path, dict]]:
     The runs are found from the combined file's record of the sweep (its grid, seeds and overrides) and
     the model name stored in the run files, without the model file (a sweep folder may come from elsewhere).
     """
-    import json
-
-    import numpy as np
-
-    from .results import open_result
-    from .sweep.grid import run_name, toml_value
-
     combined = folder / "sweep.nc"
     if not combined.is_file():
         raise CopiBioError(f"{folder}: not a sweep folder (no sweep.nc); give a model, a result .nc or a sweep folder")
@@ -174,7 +173,8 @@ def score(sources: Sequence[str], recordings: Sequence[str], out_dir: str | Path
     Parameters
     ----------
     sources : sequence of str
-        Each a model name or ``.toml`` file (run here, with ``overrides``), a result ``.nc``, or a sweep
+        Each a model name or ``.toml`` file (run here, with ``overrides``, its result saved in ``out_dir`` as
+        ``<model name>.nc`` so that it can be scored again without running), a result ``.nc``, or a sweep
         folder (every finished run is scored).
     recordings : sequence of str
         Trial-structured recordings (``.mat`` V1 layout, ``.nwb`` with a trials table, Neo files):
@@ -199,9 +199,6 @@ def score(sources: Sequence[str], recordings: Sequence[str], out_dir: str | Path
     list of dict
         The rows of ``scores.csv``.
     """
-    from .analysis.trial_io import read_trials
-    from .results import open_result
-
     out = prepare_output_folder(out_dir)
     measured: list[scores.Measured] = []
     unscored: list[tuple[str, str]] = []
@@ -217,7 +214,9 @@ def score(sources: Sequence[str], recordings: Sequence[str], out_dir: str | Path
             runs = [(path.stem, open_result(path), None)]
         else:
             model = load_model(source, list(overrides))
-            runs = [(model.name, simulate(model, progress=progress), None)]
+            ds = simulate(model, progress=progress)
+            save_result(ds, output_path(out, f"{model.name}.nc"))
+            runs = [(model.name, ds, None)]
         for name, ds, values in runs:
             found = _result_counts(ds, name, population)
             if not found:

@@ -97,8 +97,11 @@ def test_a_gain_before_onset_only_makes_spontaneous_above_evoked_and_quenches_fa
     assert m.statistics["rsc_evoked"].ci_low < 0 < m.statistics["rsc_evoked"].ci_high
     assert m.statistics["fano_before_onset"].value > 1.1 and scores.direction_passes("fano_quench",
                                                                                       m.directions["fano_quench"])
-    # the ratio of a correlation over one near zero has no useful interval: a ratio fails honestly there
-    assert isinstance(m.directions["spontaneous_vs_evoked"], rs.Estimate)
+    # scored as the difference spontaneous - evoked: a ratio over a correlation near zero has no useful interval
+    diff = m.directions["spontaneous_vs_evoked"]
+    assert diff.ci_low < r_spont < diff.ci_high and scores.direction_passes("spontaneous_vs_evoked", diff)
+    same = scores.measure("same", synthetic(np.full(1, 20.0), session_gain(0.3)), n_boot=300)
+    assert not scores.direction_passes("spontaneous_vs_evoked", same.directions["spontaneous_vs_evoked"])
 
 
 def tuned_counts(noise_sd: float, seed: int = 0):

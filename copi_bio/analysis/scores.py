@@ -14,8 +14,9 @@ Two kinds of rows make the score matrix (phenomenon x source):
     Ecker et al. 2010): ``rsc_similar - rsc_dissimilar``, and the same with signal and noise
     correlations from separate halves of the repeats (``tuning_split_half``); passes above 0;
   - ``spontaneous_vs_evoked``: spontaneous ``r_sc`` about twice the evoked one (Smith & Kohn 2008;
-    Smith & Sommer 2013): the ratio ``rsc_spontaneous / rsc_evoked``; passes when its interval lies
-    above 1;
+    Smith & Sommer 2013): the difference ``rsc_spontaneous - rsc_evoked`` (the same trials, the 200 ms
+    before onset against 300-500 ms after); passes when its interval lies above 0. The ratio is in the
+    row's note; it is not the score, since near zero correlations make its interval meaningless;
   - ``fano_quench``: variability falls at stimulus onset (Churchland et al. 2010): the ratio
     ``fano_after_onset / fano_before_onset``; passes when its interval lies below 1;
 
@@ -151,7 +152,7 @@ def measure(name: str, counts: xr.DataArray, kind: str = "model", n_boot: int = 
     if "spontaneous" in ep:
         directions["spontaneous_vs_evoked"] = _joint(
             [ts.noise_correlations(counts, *ep["spontaneous"]), ts.noise_correlations(counts, *ep["evoked_late"])],
-            counts, lambda m: m[0] / m[1], n_boot=n_boot, seed=seed)
+            counts, lambda m: m[0] - m[1], n_boot=n_boot, seed=seed)
         before, after = st.fano_factor(counts, *ep["fano_before"], n_boot=n_boot, seed=seed), values["fano_after_onset"]
         directions["fano_quench"] = _fano_ratio(counts, ep, n_boot, seed, before, after)
     else:
@@ -178,8 +179,6 @@ def _fano_ratio(counts: xr.DataArray, ep: dict, n_boot: int, seed: int, before: 
 
 def direction_passes(phenomenon: str, est: rs.Estimate) -> bool:
     """Whether a direction score passes (see the module docstring)."""
-    if phenomenon == "spontaneous_vs_evoked":
-        return bool(est.ci_low > 1)
     if phenomenon == "fano_quench":
         return bool(est.ci_high < 1)
     return bool(est.ci_low > 0)
@@ -199,11 +198,13 @@ def score_matrix(measured: list[Measured]) -> list[dict]:
             if isinstance(est, str):
                 rows.append(_row(ph, m, note=est))
                 continue
-            kind = {"spontaneous_vs_evoked": "ratio, passes with its interval above 1",
-                    "fano_quench": "ratio after / before onset, passes with its interval below 1",
+            kind = {"fano_quench": "ratio after / before onset, passes with its interval below 1",
                     "rate": "Spearman rho of r_sc with rate, passes with its interval above 0"}.get(
                 ph, "difference, passes with its interval above 0")
             note = f"n = {est.n} pairs" if ph != "fano_quench" else f"n = {est.n} unit-condition cells"
+            if ph == "spontaneous_vs_evoked":
+                a, b = m.statistics["rsc_spontaneous"].value, m.statistics["rsc_evoked"].value
+                note += f"; rsc_spontaneous {a:.3g}, rsc_evoked {b:.3g}, ratio {a / b:.3g}"
             if ph == "tuning":
                 note = (f"similar (signal r > {ts.SIMILAR:g}): {m.statistics['rsc_similar'].n} pairs, dissimilar "
                         f"(signal r < {ts.DISSIMILAR:g}): {m.statistics['rsc_dissimilar'].n} pairs")
@@ -211,7 +212,7 @@ def score_matrix(measured: list[Measured]) -> list[dict]:
     recordings = [m for m in measured if m.kind == "recording"]
     for rec in recordings:
         for m in measured:
-            if m is rec:
+            if m.kind == "recording":
                 continue
             for stat in st.STATISTICS:
                 name = f"match_{stat}" + ("" if len(recordings) == 1 else f" ({rec.name})")
@@ -290,13 +291,13 @@ def heatmap(rows: list[dict]) -> plt.Figure:
 
 
 def figures(measured: list[Measured]) -> dict[str, plt.Figure]:
-    """One figure per phenomenon with every source's value and interval side by side (recordings in black)."""
+    """One figure per phenomenon with every source's value and interval side by side (recordings in greys)."""
     out = {}
     fig, ax = plt.subplots(figsize=(4.8, 3.2))
     for k, m in enumerate(measured):
         ws = [w for w in st.WINDOWS_MS if f"rsc_window_{w}" in m.statistics]
         est = [m.statistics[f"rsc_window_{w}"] for w in ws]
-        style = dict(color="k", marker="^") if m.kind == "recording" else dict(color=f"C{k}", marker="o")
+        style = _style(measured, k)
         ax.errorbar(ws, [e.value for e in est], yerr=_yerr(est), capsize=2, label=m.name, **style)
     ax.set_xscale("log")
     ax.axhline(0, color="0.5", lw=0.6, ls=":")
@@ -308,7 +309,7 @@ def figures(measured: list[Measured]) -> dict[str, plt.Figure]:
     fig, ax = plt.subplots(figsize=(4.8, 3.2))
     for k, m in enumerate(measured):
         x, y, lo, hi = m.curves["rate"]
-        style = dict(color="k", marker="^") if m.kind == "recording" else dict(color=f"C{k}", marker="o")
+        style = _style(measured, k)
         ax.plot(x, y, label=m.name, **style)
         ax.fill_between(x, lo, hi, color=style["color"], alpha=0.15)
     ax.set_xlabel("geometric-mean rate of the pair (Hz)")
@@ -325,7 +326,7 @@ def figures(measured: list[Measured]) -> dict[str, plt.Figure]:
                 if key in m.statistics:
                     e = m.statistics[key]
                     x = k + (j - 0.5) * 0.35
-                    ax.bar(x, e.value, width=0.33, color=("0.3" if m.kind == "recording" else f"C{k}"),
+                    ax.bar(x, e.value, width=0.33, color=_style(measured, k)["color"],
                            alpha=1.0 if j == 0 else 0.5)
                     ax.errorbar(x, e.value, yerr=_yerr([e]), color="k", capsize=2)
         ax.set_xticks(range(len(measured)), [m.name for m in measured], rotation=30, ha="right", fontsize=6)
@@ -339,13 +340,23 @@ def figures(measured: list[Measured]) -> dict[str, plt.Figure]:
             v = np.sort(m.samples[dist][np.isfinite(m.samples[dist])])
             if v.size:
                 ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", label=m.name,
-                        color="k" if m.kind == "recording" else f"C{k}")
+                        color=_style(measured, k)["color"], ls=_style(measured, k)["ls"])
         ax.set_xlabel({"rate": "rate (Hz)", "cv": "ISI CV (10 ms bins)", "rsc": "noise r_sc"}[dist])
         ax.set_ylabel("cumulative fraction")
     axes[0].legend(fontsize=6)
     fig.tight_layout()
     out["distributions"] = fig
     return out
+
+
+def _style(measured: list[Measured], k: int) -> dict:
+    """Line style of source ``k``: recordings in greys with triangles and squares, models in colours."""
+    m = measured[k]
+    if m.kind == "recording":
+        j = [x.name for x in measured if x.kind == "recording"].index(m.name) % 3
+        return {"color": ("k", "0.4", "0.65")[j], "marker": ("^", "s", "v")[j], "ls": ("-", "--", ":")[j]}
+    j = [x.name for x in measured if x.kind != "recording"].index(m.name)
+    return {"color": f"C{j % 10}", "marker": "o", "ls": "-"}
 
 
 def _yerr(est: list[rs.Estimate]) -> np.ndarray:
