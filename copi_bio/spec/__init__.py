@@ -50,6 +50,7 @@ from .network import (CELL_TYPES, NETWORK_TOP_KEYS, CommonInput, CovarianceRule,
                       Projection, VogelsSprekelerRule)
 from .params import MAX_INT, param
 from .spiking import RENAMED_NEURONS, SpikingParams
+from .stimulus import Stimulus
 from .stability import GROWTH_LIMIT, HIDDEN_SECOND_MOMENT, StabilityCriteria
 from .tasks import TASKS, DecorrelationTask, DigitsTask, MnistTask, Task, TeacherStudentTask
 
@@ -63,6 +64,6 @@ __all__ = [
     "StabilityCriteria", "GROWTH_LIMIT", "HIDDEN_SECOND_MOMENT", "ChainChecks", "MAX_ELEMENTS",
     "Model", "TOP_KEYS",
     "NetworkModel", "NetworkSpec", "NetworkPopulation", "Projection", "PlasticityRule", "CovarianceRule",
-    "VogelsSprekelerRule", "CommonInput", "NetworkProtocol", "NetworkRecording", "CELL_TYPES",
+    "VogelsSprekelerRule", "CommonInput", "Stimulus", "NetworkProtocol", "NetworkRecording", "CELL_TYPES",
     "NETWORK_TOP_KEYS",
 ]

@@ -19,6 +19,7 @@ from .base import ModelBase, Spec, SpecBase
 from .chain import MAX_POPULATION
 from .params import param
 from .spiking import SpikingParams
+from .stimulus import Stimulus
 
 CELL_TYPES = ("excitatory", "inhibitory")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -247,7 +248,7 @@ class NetworkRecording(SpecBase):
 
 @dataclass(frozen=True)
 class NetworkSpec(Spec):
-    """Typed populations, projections and the shared input of an E/I network."""
+    """Typed populations, projections, the shared input and the stimulus protocol of an E/I network."""
 
     _path = "network"
     _required = ("populations",)
@@ -255,6 +256,7 @@ class NetworkSpec(Spec):
     populations: tuple[NetworkPopulation, ...]
     projections: tuple[Projection, ...]
     common_input: CommonInput = field(default_factory=CommonInput)
+    stimulus: Stimulus | None = None
 
     def population(self, name: str) -> NetworkPopulation:
         """The population called ``name``."""
@@ -268,10 +270,10 @@ class NetworkSpec(Spec):
         """Build and cross-check the ``[network]`` table."""
         if not isinstance(data, Mapping):
             raise ModelError(path, data, "a table with [[network.populations]] and [[network.projections]]")
-        unknown = sorted(set(data) - {"populations", "projections", "common_input"})
+        unknown = sorted(set(data) - {"populations", "projections", "common_input", "stimulus"})
         if unknown:
             raise ModelError(f"{path}.{unknown[0]}", data[unknown[0]],
-                             f"a known key of [{path}]: common_input, populations, projections")
+                             f"a known key of [{path}]: common_input, populations, projections, stimulus")
         pops_raw, projs_raw = data.get("populations"), data.get("projections", [])
         if not isinstance(pops_raw, list) or not pops_raw:
             raise ModelError(f"{path}.populations", pops_raw, "a non-empty array of tables [[network.populations]]")
@@ -280,7 +282,8 @@ class NetworkSpec(Spec):
         pops = tuple(NetworkPopulation.from_mapping(p, f"{path}.populations[{i}]") for i, p in enumerate(pops_raw))
         projs = tuple(Projection.from_mapping(p, f"{path}.projections[{i}]") for i, p in enumerate(projs_raw))
         common = CommonInput.from_mapping(data.get("common_input", {}), f"{path}.common_input")
-        net = cls._unchecked(pops, projs, common)
+        stimulus = Stimulus.from_mapping(data["stimulus"], f"{path}.stimulus") if "stimulus" in data else None
+        net = cls._unchecked(pops, projs, common, stimulus)
         net.check(path)
         return net
 
@@ -323,9 +326,12 @@ class NetworkSpec(Spec):
 
     def to_mapping(self) -> dict[str, Any]:
         """The ``[network]`` TOML table."""
-        return {"populations": [p.to_mapping() for p in self.populations],
-                "projections": [p.to_mapping() for p in self.projections],
-                "common_input": self.common_input.to_mapping()}
+        out = {"populations": [p.to_mapping() for p in self.populations],
+               "projections": [p.to_mapping() for p in self.projections],
+               "common_input": self.common_input.to_mapping()}
+        if self.stimulus is not None:
+            out["stimulus"] = self.stimulus.to_mapping()
+        return out
 
 
 NETWORK_TOP_KEYS = ("name", "description", "backend", "seed", "network", "protocol", "recording", "spiking")
@@ -411,6 +417,8 @@ class NetworkModel(ModelBase):
             raise ModelError("protocol.eval_every", format_quantity(self.protocol.eval_every, "time"),
                              "at least 3 spiking.count_window (spike-count correlations need several windows)")
         names = [p.name for p in self.network.populations]
+        if self.network.stimulus is not None:
+            self.network.stimulus.check({p.name: p.type for p in self.network.populations}, self.protocol.duration)
         for name in self.recording.populations or ():
             if name not in names:
                 raise ModelError("recording.populations", name, "a population name: " + ", ".join(names))

@@ -30,7 +30,7 @@ def param(kind: str, default: Any = REQUIRED, *, choices: tuple = (), low: float
 
     Parameters
     ----------
-    kind : {"time", "rate", "float", "int", "bool", "str", "choice", "str_list"}
+    kind : {"time", "rate", "float", "int", "bool", "str", "choice", "str_list", "float_list"}
         How the TOML value is checked and converted. ``"time"``, ``"rate"``
         and the other dimensions of :data:`copi_bio.units.DIMENSIONS`
         (``"voltage"``, ``"conductance"``, ``"capacitance"``, ``"current"``)
@@ -40,7 +40,7 @@ def param(kind: str, default: Any = REQUIRED, *, choices: tuple = (), low: float
     choices : tuple of str
         Allowed values for ``kind="choice"`` (and entries of ``"str_list"``).
     low, high : float, optional
-        Bounds for numbers; ``strict`` makes ``low`` exclusive.
+        Bounds for numbers (and every entry of ``"float_list"``); ``strict`` makes ``low`` exclusive.
     optional : bool
         ``None`` is a valid value (the key may be omitted to mean "off").
     doc : str
@@ -97,6 +97,10 @@ def convert(meta: Mapping[str, Any], value: Any, key: str) -> Any:
         if bad:
             raise ModelError(key, value, "entries from " + ", ".join(repr(c) for c in meta["choices"]))
         return tuple(value)
+    elif kind == "float_list":
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ModelError(key, value, "a non-empty list of numbers")
+        return tuple(convert({**meta, "kind": "float"}, v, key) for v in value)
     else:  # pragma: no cover - guarded by param()
         raise AssertionError(kind)
     if not math.isfinite(out):

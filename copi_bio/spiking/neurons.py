@@ -38,11 +38,21 @@ def slow_rate_reset(name: str) -> str:
     return f"{name} += 1 / tau_{name}"
 
 
-def conductance_lif(pop: NetworkPopulation) -> tuple[str, dict, dict]:
+STIMULUS_CURRENT = """
+I_stim = stim_gain(t) * (I_untuned + I_tuned * exp(kappa_stim * (cos(2 * (stim_theta(t) - pref)) - 1))) : amp
+pref : 1 (constant)
+"""
+"""Stimulus current of a population that receives an E/I network's stimulus (:mod:`copi_bio.spec.stimulus`):
+``stim_gain(t)`` (contrast times the trial's shared gain; 0 outside stimulus epochs) and ``stim_theta(t)``
+(the orientation's angle, rad) are :class:`brian2.TimedArray` s; ``pref`` is the neuron's preferred angle."""
+
+
+def conductance_lif(pop: NetworkPopulation, stimulus: bool = False) -> tuple[str, dict, dict]:
     """Equations, namespace and threshold/reset arguments of a conductance-based LIF population.
 
     The namespace still needs ``common_input`` (a :class:`brian2.TimedArray`
-    of the shared current, in amperes).
+    of the shared current, in amperes); with ``stimulus``, the population receives the stimulus
+    current :data:`STIMULUS_CURRENT`, whose constants and time courses the caller adds.
     """
     namespace = {
         "C_m": pop.C * farad, "g_leak": pop.g_leak * siemens, "E_leak": pop.E_leak * volt,
@@ -51,6 +61,8 @@ def conductance_lif(pop: NetworkPopulation) -> tuple[str, dict, dict]:
         "V_reset": pop.V_reset * volt,
     }
     spiking = dict(threshold="v > V_th", reset="v = V_reset", refractory=pop.refractory * second)
+    if stimulus:
+        return LIF_CONDUCTANCE.replace("+ I_common)", "+ I_common + I_stim)") + STIMULUS_CURRENT, namespace, spiking
     return LIF_CONDUCTANCE, namespace, spiking
 
 

@@ -37,9 +37,10 @@ from ...record import RunRecord
 from ...spec import Model, SpikingParams
 from ...tasks import TaskData, build_task
 from ...transfer import transfer
-from ...trials import BIN_WIDTH, bin_trials, stimulus_conditions
+from ...trials import BIN_WIDTH, stimulus_conditions
 from .. import device
 from ..measures import count_correlation, spike_counts
+from ..trial_record import store_trial_counts
 from . import common, shared_weights, spike_driven, trace
 
 TRIAL_MAX_CONDITIONS = 200
@@ -278,31 +279,14 @@ def _store_trial_counts(model: Model, stimulus: np.ndarray, spikes: dict[str, tu
         record.attrs["trial_counts"] = f"not stored: {size} values > {TRIAL_MAX_VALUES}"
         return
     onsets = np.arange(len(conditions)) * t_present
-    after = n_bins * BIN_WIDTH
     ids = np.arange(shown.size)
-    record.variables["trial_onset"] = (("presentations",), onsets, {
-        "units": "s", "long_name": "onset of each presentation (trial), k * t_present"})
-    record.variables["trial_condition"] = (("presentations",), conditions, {
-        "long_name": "stimulus condition of each presentation (equal stimuli, numbered by first appearance)"})
-    record.coords["condition"] = (("condition",), ids, {})
-    record.coords["stimulus"] = (("condition",), ids, {"long_name": "stimulus id of the condition"})
-    record.coords["repeat"] = (("repeat",), np.arange(int(shown.max())), {})
     copies = model.protocol.trials
-    for pop in model.populations:
-        times, indices = spikes[pop.name]
-        counts, centres = bin_trials(times, indices, pop.size, onsets, conditions, shown.size,
-                                     before=0.0, after=after, bin_width=BIN_WIDTH)
-        unit = f"unit_{pop.name}"
-        record.variables[f"trial_counts_{pop.name}"] = ((unit, "condition", "repeat", "trial_time"), counts, {
-            "long_name": f"spike count of {pop.name} per bin, aligned to presentation onset"
-                         + (f" (first of {copies} copies)" if copies > 1 else ""),
-            "units": "spikes", "bin_width": BIN_WIDTH, "bin_width_units": "s", "before": 0.0, "after": after,
-            "copies": copies})
-        record.coords[f"session_{pop.name}"] = ((unit,), np.full(pop.size, "run"), {})
-        record.coords[f"neuron_index_{pop.name}"] = ((unit,), np.arange(pop.size),
-                                                     {"long_name": f"neuron index in {pop.name}"})
-    record.coords["trial_time"] = (("trial_time",), centres, {
-        "units": "s", "long_name": "bin centre relative to presentation onset"})
+    store_trial_counts(record, {p.name: (*spikes[p.name], np.arange(p.size)) for p in model.populations},
+                       onsets, conditions, {"stimulus": (ids, {"long_name": "stimulus id of the condition"})},
+                       before=0.0, after=n_bins * BIN_WIDTH, trial_dim="presentations",
+                       note=f" (first of {copies} copies)" if copies > 1 else "")
+    for p in model.populations:
+        record.variables[f"trial_counts_{p.name}"][2]["copies"] = copies
 
 
 def _centring_hint(spk: SpikingParams) -> str:

@@ -10,7 +10,10 @@ Every constant is a shared variable set when the run starts
 (:mod:`copi_bio.spiking.parameters`), so that the generated code depends on
 the network's structure only.
 The shared input current is one Ornstein-Uhlenbeck trajectory
-(:func:`common_input_trace`) replayed by a :class:`brian2.TimedArray`.
+(:func:`common_input_trace`) replayed by a :class:`brian2.TimedArray`; a
+stimulus protocol (:mod:`copi_bio.spec.stimulus`) is two more, its gain and its
+orientation over time (:func:`stimulus_traces`), read by the receiving
+populations' stimulus current (:data:`~copi_bio.spiking.neurons.STIMULUS_CURRENT`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import brian2 as b2
 import numpy as np
 from brian2 import amp, second, siemens, volt
 
-from ...spec import CommonInput, NetworkModel
+from ...spec import CommonInput, NetworkModel, Stimulus
+from ...spec.stimulus import STEP
 from .. import neurons, plasticity, synapses
 from ..parameters import RunParameters, declare
 
@@ -40,6 +44,34 @@ def common_input_trace(spec: CommonInput, duration: float, rng: np.random.Genera
     for k in range(1, n):
         c[k] = a * c[k - 1] + noise[k]
     return spec.std * c
+
+
+STIMULUS_STREAM = 7
+"""The trial order and gains are drawn from ``default_rng((seed, STIMULUS_STREAM))``, apart from the
+wiring's draws, so that a network with and without a stimulus protocol has the same connections."""
+
+
+@dataclass(frozen=True)
+class Trials:
+    """The trials of a run: ``onsets`` (s), ``conditions`` (index) and shared ``gains``, in time order."""
+
+    onsets: np.ndarray
+    conditions: np.ndarray
+    gains: np.ndarray
+
+
+def stimulus_traces(spec: Stimulus, trials: Trials, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gain (contrast times the trial's gain; 0 outside stimulus epochs) and orientation (rad) every
+    :data:`~copi_bio.spec.stimulus.STEP` over ``duration``."""
+    n = int(np.ceil(duration / STEP - 1e-9)) + 1
+    gain, theta = np.zeros(n), np.zeros(n)
+    orientation, contrast = spec.condition_values()
+    length = int(round(spec.duration / STEP))
+    for onset, c, g in zip(trials.onsets, trials.conditions, trials.gains):
+        k = int(round(onset / STEP))
+        gain[k:k + length] = contrast[c] * g
+        theta[k:k + length] = np.deg2rad(orientation[c])
+    return gain, theta
 
 
 def random_pairs(n_pre: int, n_post: int, p: float, rng: np.random.Generator,
@@ -89,6 +121,8 @@ class EINetwork:
         Plastic projection name -> StateMonitor of ``w`` every ``eval_every``.
     parameters : RunParameters
         Values of the constants, set when the run starts.
+    trials : Trials or None
+        The stimulus protocol's trials, where the model has one.
     """
 
     net: b2.Network
@@ -97,6 +131,7 @@ class EINetwork:
     spikes: dict
     weights: dict = field(default_factory=dict)
     parameters: RunParameters = field(default_factory=RunParameters)
+    trials: Trials | None = None
 
 
 def _plastic_rules(model: NetworkModel) -> dict:
@@ -114,8 +149,19 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
     b2.defaultclock.dt = proto.dt * second  # one clock for every group and synapse (fast scheduling)
     params = RunParameters()
     groups = {}
+    trials, receivers, stim_ns = None, (), {}
+    if spec.stimulus is not None:
+        trials = Trials(*spec.stimulus.schedule(np.random.default_rng((model.seed, STIMULUS_STREAM))))
+        receivers = spec.stimulus.receivers({p.name: p.type for p in spec.populations})
+        gain, theta = stimulus_traces(spec.stimulus, trials, proto.duration)
+        stim_ns = {"stim_gain": b2.TimedArray(gain, dt=STEP * second),
+                   "stim_theta": b2.TimedArray(theta, dt=STEP * second),
+                   "I_untuned": spec.stimulus.untuned * amp, "I_tuned": spec.stimulus.amplitude * amp,
+                   "kappa_stim": float(spec.stimulus.kappa)}
     for pop in spec.populations:
-        eqs, ns, spiking = neurons.conductance_lif(pop)
+        eqs, ns, spiking = neurons.conductance_lif(pop, stimulus=pop.name in receivers)
+        if pop.name in receivers:
+            ns.update(stim_ns)
         reset = [spiking.pop("reset")]
         for proj in spec.projections:
             rule = rules.get(proj.label)
@@ -128,6 +174,8 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
                                namespace={**ns, "common_input": common}, name=f"pop_{pop.name}", **spiking)
         params.bind(group, values)
         group.v = (pop.V_reset + rng.uniform(size=pop.size) * (pop.V_th - pop.V_reset)) * volt
+        if pop.name in receivers:
+            group.pref = np.pi * np.arange(pop.size) / pop.size  # preferred orientations spread evenly
         groups[pop.name] = group
     projections, weights = {}, {}
     for proj in spec.projections:
@@ -158,4 +206,4 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
     # every spike is monitored (the population rates need them; recording.neurons only limits what is stored)
     spikes = {pop.name: b2.SpikeMonitor(groups[pop.name], name=f"spikes_{pop.name}") for pop in spec.populations}
     net = b2.Network(*groups.values(), *projections.values(), *weights.values(), *spikes.values())
-    return EINetwork(net, groups, projections, spikes, weights, params)
+    return EINetwork(net, groups, projections, spikes, weights, params, trials)

@@ -12,7 +12,9 @@ of ``protocol.eval_every``, the metrics are
 * ``mean_w_<pre>_<post>`` (nS): mean weight of a plastic projection, at the
   interval's end.
 
-Stored variables besides spikes and metrics: ``w_<pre>_<post>`` (nS, weight of
+With a stimulus protocol (``[network.stimulus]``), the run also stores trial-aligned spike counts
+of every recorded population over ``[onset - spontaneous, onset + duration)`` of every trial
+(:func:`_store_trials`; :func:`copi_bio.trials.from_result`). Stored variables besides spikes and metrics: ``w_<pre>_<post>`` (nS, weight of
 every synapse of a plastic projection at every evaluation time, dims
 ``(t_weights, synapse_<pre>_<post>)``) and ``synapse_pre_<pre>_<post>`` /
 ``synapse_post_<pre>_<post>`` (the neuron indices of each synapse).
@@ -31,14 +33,17 @@ from ...record import RunRecord
 from ...spec import NetworkModel
 from .. import device
 from ..measures import count_correlation, isi_cv, spike_counts
-from .build import EINetwork, build_network
+from ..trial_record import store_trial_counts
+from .build import EINetwork, Trials, build_network
 
 
 def structure_key(model: NetworkModel) -> str:
     """Text identifying the generated code of a network model (standalone build folder)."""
     pops = ",".join(f"{p.name}:{p.size}:{p.type}" for p in model.network.populations)
     projs = ",".join(f"{p.label}:{p.plasticity.rule if p.plasticity else 'static'}" for p in model.network.projections)
-    return f"network|{pops}|{projs}|{model.protocol.method}"
+    stim = model.network.stimulus
+    receivers = ",".join(stim.receivers({p.name: p.type for p in model.network.populations})) if stim else ""
+    return f"network|{pops}|{projs}|{model.protocol.method}|stimulus:{receivers}"
 
 
 def _collect(model: NetworkModel, enet: EINetwork, record: RunRecord) -> None:
@@ -93,6 +98,22 @@ def _collect(model: NetworkModel, enet: EINetwork, record: RunRecord) -> None:
         record.variables[f"synapse_post_{name}"] = ((dim,), np.asarray(syn.j[:], dtype=np.int64),
                                                     {"long_name": "postsynaptic neuron index"})
         record.weight_time = list(times)
+    if enet.trials is not None:
+        _store_trials(model, enet.trials, stored, record)
+
+
+def _store_trials(model: NetworkModel, trials: Trials, stored: dict, record: RunRecord) -> None:
+    """``trial_counts_<pop>`` of the recorded populations (the recorded neurons are the units), with the
+    conditions' ``orientation`` (deg) and ``contrast``; ``trial_onset``, ``trial_condition`` and
+    ``trial_gain`` along ``trial``."""
+    stim = model.network.stimulus
+    orientation, contrast = stim.condition_values()
+    spikes = {name: (t, np.searchsorted(idx, i), idx) for name, (t, i, idx) in stored.items()}
+    store_trial_counts(record, spikes, trials.onsets, trials.conditions,
+                       {"orientation": (orientation, {"units": "deg"}), "contrast": (contrast, {})},
+                       before=stim.spontaneous, after=stim.duration, trial_dim="trial")
+    record.variables["trial_gain"] = (("trial",), trials.gains, {
+        "long_name": "gain of the trial's stimulus shared by every receiving neuron (mean 1)"})
 
 
 def run_network(model: NetworkModel, progress: bool = False) -> RunRecord:
