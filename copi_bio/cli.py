@@ -137,12 +137,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_nwb
+    from .export import export_nwb, trial_populations
 
     ds = open_result(args.result)
     if Path(args.nwb).resolve() == Path(args.result).resolve():
         raise CopiBioError(f"--nwb {args.nwb} is the result file itself; choose another file name")
     print(f"saved {export_nwb(ds, args.nwb, overwrite=args.overwrite)}")
+    if trial_populations(ds):
+        print(f"with a trials table of {ds.sizes['presentations']} presentations: trial counts of "
+              f"{', '.join(trial_populations(ds))} via copi_bio.analysis.trial_io.read_trials_nwb(file, population)")
     return 0
 
 

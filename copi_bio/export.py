@@ -18,6 +18,15 @@ optional ``nwb`` extra: ``pip install "copi_bio[nwb]"``):
 * ``processing["binned_rates"]`` — binned firing rates ``rate_<pop>`` (Hz),
   dims ``(time_bin, neuron)`` with the bin centres as ``timestamps``; the
   columns are the population's rows of the units table, in the same order;
+* ``intervals/trials`` — for runs that store trial counts (stimuli shown
+  more than once, ``trial_onset``): one row per presentation, from
+  ``start_time`` = onset - ``before`` to ``stop_time`` = onset + ``after``
+  (the window of ``trial_counts_<pop>``), with the columns ``condition``
+  (index), ``repeat`` (how many times the condition was shown before),
+  ``onset`` (s) and one per condition coordinate (``stimulus``); the bin
+  width and window are also in ``scratch["copi_bio_trial_layout"]`` (JSON),
+  so that :func:`copi_bio.analysis.trial_io.read_trials_nwb` bins the units'
+  spikes into the run's trial counts again;
 * metadata — ``session_start_time`` is the result's ``created`` time,
   ``identifier`` is ``copi_bio:<model_hash>:<created>``, ``session_id``
   ``<model_name>_seed<seed>``, ``source_script`` the resolved model file
@@ -49,11 +58,14 @@ from .atomic import atomic_write
 from .errors import CopiBioError
 from .outdir import output_path, prepare_output_folder
 from .results import check_replace, identity
+from .trials import result_populations_with_trials
 
 if TYPE_CHECKING:
     from pynwb import NWBFile
 
 ATTRS_NAME = "copi_bio_result_attrs"
+TRIAL_LAYOUT = "copi_bio_trial_layout"
+"""Name of the scratch entry (JSON) that says how a file's trials table and units bin into trial counts."""
 RATES_MODULE = "binned_rates"
 _STATE = re.compile(r"^(r|u|delta|x)_(.+)$")
 _STATE_DOCS = {  # variable -> (unit, meaning)
@@ -172,6 +184,47 @@ def _add_units(nwb: "NWBFile", ds: xr.Dataset) -> None:
             nwb.add_unit(spike_times=times[lo:hi], population=pop, neuron=int(neuron), **extra)
 
 
+def trial_repeats(onsets: np.ndarray, conditions: np.ndarray) -> np.ndarray:
+    """Repeat number of every trial: how many trials of its condition began before it (ties in the
+    given order), as :func:`copi_bio.trials.bin_trials` numbers them."""
+    conditions = np.asarray(conditions)
+    order = np.lexsort((np.asarray(onsets, dtype=float), conditions))
+    ranked = conditions[order]
+    repeats = np.empty(conditions.size, dtype=np.int64)
+    repeats[order] = np.arange(conditions.size) - np.searchsorted(ranked, ranked, "left")
+    return repeats
+
+
+def trial_populations(ds: xr.Dataset) -> list[str]:
+    """Populations of a run whose trial counts an export bins again from its trials table (none when the
+    run stored no trial counts, ``trial_onset``)."""
+    return result_populations_with_trials(ds) if "trial_onset" in ds else []
+
+
+def _add_trials(nwb: "NWBFile", ds: xr.Dataset, population: str) -> None:
+    """Fill the trials table: one row per presentation, with the window of ``trial_counts_<population>``."""
+    counts = ds[f"trial_counts_{population}"]
+    before, after = float(counts.attrs.get("before", 0.0)), float(counts.attrs["after"])
+    onsets = np.asarray(ds["trial_onset"].values, dtype=np.float64)
+    conditions = np.asarray(ds["trial_condition"].values, dtype=np.int64)
+    repeats = trial_repeats(onsets, conditions)
+    params = {str(name): coord.values for name, coord in counts.coords.items()
+              if coord.dims == ("condition",) and name != "condition"}
+    nwb.add_trial_column("condition", "stimulus condition of the presentation (index; equal stimuli are one "
+                                      "condition, numbered by first appearance)")
+    nwb.add_trial_column("repeat", "how many times the condition was presented before this presentation")
+    nwb.add_trial_column("onset", "onset of the presentation (s); the trial spans [onset - before, onset + after)")
+    for name in params:
+        nwb.add_trial_column(name, f"{name} of the condition")
+    for onset, condition, repeat in zip(onsets, conditions, repeats):
+        nwb.add_trial(start_time=onset - before, stop_time=onset + after, condition=int(condition),
+                      repeat=int(repeat), onset=float(onset),
+                      **{name: _json_value(values[condition]) for name, values in params.items()})
+    layout = {"bin_width": float(counts.attrs["bin_width"]), "before": before, "after": after}
+    nwb.add_scratch(json.dumps(layout), name=TRIAL_LAYOUT,
+                    description="bin width and window (s) of the trial counts the trials table bins into")
+
+
 def to_nwb(ds: xr.Dataset) -> "NWBFile":
     """The NWB file (in memory) of a result Dataset; see the module docstring for the layout.
 
@@ -223,6 +276,9 @@ def to_nwb(ds: xr.Dataset) -> "NWBFile":
             "spikes of the recorded neurons of the simulated populations: one unit per recorded neuron, all its "
             "spike times (s); 'population' and 'neuron' give its population and index within it"))
         _add_units(nwb, ds)
+    populations = trial_populations(ds)
+    if populations:
+        _add_trials(nwb, ds, populations[0])
     for var_name, var, pop in states:
         unit, meaning = (_SPIKING_STATE_DOCS if backend == "spiking" else {}).get(var, _STATE_DOCS[var])
         nwb.add_acquisition(pynwb.TimeSeries(

@@ -8,16 +8,14 @@ Models and windows (``small`` shortens every run; the full suite takes a few min
   ``r_sc`` over the last 40 % of its run (mostly the decorrelated state), and its firing-rate
   dependence from 1 s to the onset of plasticity (5 s), while the shared input's correlation is fixed
   as in de la Rocha et al.'s experiment;
-* ``spiking_lif_teacher_student`` (a spike-driven chain learning a task with COPI), once as shipped and
-  once with its lateral plasticity off: ``r_sc``, rate and Fano factor of its input population over
-  the second half of the run;
-* ``spiking_ei_small`` again with the excitatory cells' background current raised by
-  :data:`STIMULUS_DRIVE` (the "evoked" state) against the shipped network (spontaneous), over the
-  last 40 % of both runs;
-* ``spiking_lif_digits_hidden`` learning 20 training images (10 with ``small``), each shown many times
-  (the full suite also runs it with its lateral plasticity off, for comparison): noise against
-  signal correlations of its hidden cells, and the similarity of its input population's patterns
-  after each onset, both over the second half of the run.
+* ``spiking_ei_small`` again with a stimulus protocol over the same last 40 % of its run
+  (:data:`STIMULUS`: trials of 200 ms without and 500 ms with an extra current to the excitatory
+  cells): noise correlations before and after onset in the same trials;
+* ``spiking_lif_digits_hidden`` learning 20 training images (10 with ``small``), each shown many times,
+  and the same network with its lateral plasticity off (naive): noise correlations of the hidden
+  cells at repeated images against the naive network's (training), noise against signal correlations
+  (tuning), and the similarity of its input population's patterns after each onset, all over the
+  second half of the run.
 """
 
 from __future__ import annotations
@@ -45,17 +43,23 @@ NETWORK = "spiking_ei_small"
 ANALYSED = 0.4
 """Fraction of the E/I network's run, at its end, whose spikes are analysed (14 s of 35 s: 28 windows
 of 500 ms)."""
-TRAINED = "spiking_lif_teacher_student"
 TUNED = "spiking_lif_digits_hidden"
-STIMULUS_DRIVE = 1.25
-"""The stimulus of the spontaneous-against-evoked comparison: the excitatory cells' background current
-times this (an extra, unstructured excitatory drive for the whole run)."""
+STIMULUS_CURRENT = "50 pA"
+"""The stimulus of the spontaneous-against-evoked comparison: a current to every excitatory cell during
+the stimulus epochs (a quarter of their background current; one condition, untuned)."""
+
+
+def _stimulus(start: float, duration: float) -> list[str]:
+    """Overrides giving the E/I network trials of 200 ms + 500 ms from ``start`` to ``duration`` s."""
+    repeats = int((duration - start) / 0.7 + 1e-9)
+    return ["network.stimulus.orientations=1", f"network.stimulus.repeats={repeats}",
+            f"network.stimulus.start='{start:g} s'", f"network.stimulus.untuned='{STIMULUS_CURRENT}'"]
 
 
 def _settings(small: bool) -> dict:
     if small:
-        return {"duration": 20.0, "presentations": 800, "tuned": 300, "images": 10}
-    return {"duration": 35.0, "presentations": 2000, "tuned": 1000, "images": 20}
+        return {"duration": 20.0, "tuned": 300, "images": 10}
+    return {"duration": 35.0, "tuned": 1000, "images": 20}
 
 
 NEEDS = {"training": "trained and naive states", "spontaneous_vs_evoked": "spontaneous and evoked epochs",
@@ -94,23 +98,23 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
     start = duration * (1.0 - ANALYSED)
     outcomes = [validation.window_dependence(network, "E", start, duration, recording=recording),
                 validation.rate_dependence(network, "E", 1.0, onset, recording=recording)]
-    excitatory = next(p for p in ei_model.network.populations if p.name == "E")
-    evoked = simulate(ei_model.replace("network.populations.E.I_bg",
-                                       f"{excitatory.I_bg * STIMULUS_DRIVE * 1e12:g} pA"), progress=progress)
-    schedule = [f"protocol.presentations={cfg['presentations']}", f"protocol.eval_every={cfg['presentations'] // 4}"]
-    trained = load_model(TRAINED, schedule)
-    learned = simulate(trained, progress=progress)
-    frozen = simulate(load_model(TRAINED, schedule + ["spiking.eta_lateral=0"]), progress=progress)
-    stop = trained.protocol.presentations * trained.protocol.t_present
-    outcomes.append(validation.training_decorrelation(learned, frozen, "input", stop / 2, stop))
-    outcomes.append(validation.spontaneous_vs_evoked(network, evoked, "E", start, duration))
+    stimulated = simulate(load_model(NETWORK, [f"protocol.duration='{duration:g} s'", *_stimulus(start, duration)]),
+                          progress=progress)
     # the first training images of the fixed split, each shown often enough to separate signal from noise
     repeated = [f"task.train_size={cfg['images']}", f"protocol.presentations={cfg['tuned']}",
                 f"protocol.eval_every={cfg['tuned'] // 4}"]
-    tuned = simulate(load_model(TUNED, repeated), progress=progress)
-    control = None if small else simulate(load_model(TUNED, repeated + ["spiking.eta_lateral=0"]), progress=progress)
-    outcomes.append(validation.tuning_dependence(tuned, "hidden", cfg["tuned"] // 2, control))
-    outcomes.append(validation.pattern_decorrelation(tuned, "input", cfg["tuned"] // 2, control))
+    tuned_model = load_model(TUNED, repeated)
+    tuned = simulate(tuned_model, progress=progress)
+    naive = simulate(load_model(TUNED, repeated + ["spiking.eta_lateral=0"]), progress=progress)
+    half = cfg["tuned"] // 2 * tuned_model.protocol.t_present
+
+    def late(ds) -> object:
+        return validation.late_trials(trials.from_result(ds, "hidden"), ds, half)
+
+    outcomes.append(validation.training_decorrelation(late(tuned), late(naive)))
+    outcomes.append(validation.spontaneous_vs_evoked(trials.from_result(stimulated, "E")))
+    outcomes.append(validation.tuning_dependence(late(tuned), late(naive)))
+    outcomes.append(validation.pattern_decorrelation(tuned, "input", cfg["tuned"] // 2, naive))
     for outcome in outcomes:
         if recording is not None and outcome.recording is None:
             outcome.recording = f"not scored: needs {NEEDS[outcome.phenomenon]}"

@@ -144,8 +144,8 @@ def rsc_by_rate(spiketrains: Sequence, window: float, n_bins: int = 5) -> xr.Dat
     xarray.Dataset
         ``mean`` and ``n_pairs`` along ``rate_bin`` (coordinate ``rate``, the
         bin's mean rate in Hz), and the per-pair values they come from along
-        ``pair``: ``r_sc`` and ``pair_rate`` (Hz; pairs with a silent neuron
-        or an undefined ``r_sc`` left out).
+        ``pair``: ``r_sc``, ``pair_rate`` (Hz) and the pair's neurons ``pair_a`` and ``pair_b``
+        (indices into ``spiketrains``; pairs with a silent neuron or an undefined ``r_sc`` left out).
     """
     rates = np.array([len(st) / float((st.t_stop - st.t_start).rescale("s")) for st in spiketrains])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -154,13 +154,14 @@ def rsc_by_rate(spiketrains: Sequence, window: float, n_bins: int = 5) -> xr.Dat
     geo = np.sqrt(rates[iu[0]] * rates[iu[1]])
     r = corr[iu]
     ok = np.isfinite(r) & (geo > 0)
-    geo, r = geo[ok], r[ok]
+    geo, r, a, b = geo[ok], r[ok], iu[0][ok], iu[1][ok]
     edges = np.quantile(geo, np.linspace(0, 1, n_bins + 1))
     which = np.clip(np.searchsorted(edges, geo, side="right") - 1, 0, n_bins - 1)
     return xr.Dataset(
         {"mean": ("rate_bin", [r[which == b].mean() if np.any(which == b) else np.nan for b in range(n_bins)]),
          "n_pairs": ("rate_bin", [int(np.sum(which == b)) for b in range(n_bins)]),
-         "r_sc": ("pair", r), "pair_rate": ("pair", geo, {"units": "Hz"})},
+         "r_sc": ("pair", r), "pair_rate": ("pair", geo, {"units": "Hz"}), "pair_a": ("pair", a),
+         "pair_b": ("pair", b)},
         coords={"rate": ("rate_bin", [geo[which == b].mean() if np.any(which == b) else np.nan
                                       for b in range(n_bins)], {"units": "Hz"})},
         attrs={"window_s": window},

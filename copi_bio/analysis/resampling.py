@@ -167,6 +167,29 @@ def difference_estimate(table: PairTable, counts: xr.DataArray, first: np.ndarra
                     int(units.size), int(np.unique(codes[units]).size))
 
 
+def rank_correlation(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, sessions: np.ndarray,
+                     n_boot: int = N_BOOT, seed: int = 0) -> Estimate:
+    """Spearman's rho of two per-pair values (pairs of units ``a``, ``b``; ``sessions`` per unit), with
+    an interval from weighted Pearson correlations of the ranks over the bootstrap's pair weights."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    rx, ry = stats.rankdata(x[ok]), stats.rankdata(y[ok])
+
+    def rho(w: np.ndarray) -> float:
+        if w.sum() <= 0:
+            return float("nan")
+        mx, my = np.average(rx, weights=w), np.average(ry, weights=w)
+        cov = np.average((rx - mx) * (ry - my), weights=w)
+        sd = np.sqrt(np.average((rx - mx) ** 2, weights=w) * np.average((ry - my) ** 2, weights=w))
+        return float(cov / sd) if sd > 0 else float("nan")
+
+    sessions = np.asarray(sessions)
+    boot = [rho(w) for w in Resampler(sessions, n_boot, seed).pair_weights(a[ok], b[ok], sessions.size)]
+    units = np.unique(np.concatenate([a[ok], b[ok]]))
+    return Estimate(rho(np.ones(rx.size)), *percentile_interval(boot), int(ok.sum()), int(units.size),
+                    int(np.unique(sessions[units]).size))
+
+
 def unit_estimate(values: np.ndarray, counts: xr.DataArray, n_boot: int = N_BOOT, seed: int = 0,
                   cells: np.ndarray | None = None) -> Estimate:
     """Mean of a per-unit value; with ``cells`` (a per-unit count of the cells a unit's value sums), the

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from . import recording_statistics as st
 from . import resampling as rs
@@ -81,26 +80,9 @@ def _joint(tables: list[ts.PairTable], counts: xr.DataArray, combine, selects=No
 
 
 def _spearman(table: ts.PairTable, counts: xr.DataArray, n_boot: int, seed: int) -> rs.Estimate:
-    """Spearman's rho of pair ``r_sc`` with pair rate; the interval from weighted Pearson correlations of
-    the ranks over the bootstrap draws."""
-    r, rate = table.values["r_sc"], table.values["rate"]
-    ok = np.isfinite(r) & np.isfinite(rate)
-    x, y = stats.rankdata(r[ok]), stats.rankdata(rate[ok])
-
-    def rho(w: np.ndarray) -> float:
-        if w.sum() <= 0:
-            return float("nan")
-        mx, my = np.average(x, weights=w), np.average(y, weights=w)
-        cov = np.average((x - mx) * (y - my), weights=w)
-        sd = np.sqrt(np.average((x - mx) ** 2, weights=w) * np.average((y - my) ** 2, weights=w))
-        return float(cov / sd) if sd > 0 else float("nan")
-
-    codes = ts.session_codes(counts)
-    boot = [rho(w) for w in rs.Resampler(codes, n_boot, seed).pair_weights(table.a[ok], table.b[ok],
-                                                                           counts.sizes["unit"])]
-    units = np.unique(np.concatenate([table.a[ok], table.b[ok]]))
-    return rs.Estimate(rho(np.ones(x.size)), *rs.percentile_interval(boot), int(ok.sum()), int(units.size),
-                       int(np.unique(codes[units]).size))
+    """Spearman's rho of pair ``r_sc`` with pair rate (:func:`copi_bio.analysis.resampling.rank_correlation`)."""
+    return rs.rank_correlation(table.values["r_sc"], table.values["rate"], table.a, table.b,
+                               ts.session_codes(counts), n_boot, seed)
 
 
 def _rate_curve(table: ts.PairTable, bins: int = 5) -> tuple[np.ndarray, ...]:

@@ -5,10 +5,17 @@ Readers (each returns one ``(unit, condition, repeat, time)`` array, every sessi
 * :func:`read_v1_mat`: the MATLAB layout of the awake macaque V1 grating recordings of Ecker et al.
   (2010) and Berens et al. (2012) (``data``: one struct per session with ``spikes`` units x conditions x
   time bins x repetitions, ``times`` in ms, ``conditions``, ``contamination``, ``tetrode``).
-* :func:`read_trials`: any supported file by its extension (``.mat`` as above; ``.nwb`` and Neo files
-  as documented in their readers).
+* :func:`read_trials_nwb`: NWB, a units table and a trials table with a ``condition`` column
+  (:mod:`.trial_nwb`; :func:`write_trials_nwb` writes trial counts that way, and
+  :func:`copi_bio.export.export_nwb` writes runs with trials that way);
+* :func:`read_trials_neo`: a Neo block in Neo's MATLAB format, one Segment per trial with the
+  condition in its annotations (:mod:`.trial_neo`; :func:`write_trials_neo` writes one);
+* :func:`read_trials`: any of these by its extension and content (a ``.mat`` file holding ``data`` is
+  the V1 layout, one holding ``block`` a Neo block); :func:`has_trials` says whether a file is
+  trial-structured at all.
 
-A recording file is data, never code: sizes are checked before arrays are read, and a malformed or
+A recording file is data, never code: sizes are checked before arrays are read (MATLAB files with
+:func:`.matfile.check_mat`, HDF5 files from their datasets' declared shapes), and a malformed or
 unexpected file gets a one-line :class:`~copi_bio.errors.CopiBioError` naming it.
 """
 
@@ -22,11 +29,13 @@ import xarray as xr
 
 from ..errors import CopiBioError
 from ..trials import make_trial_counts
+from .matfile import check_mat
+from .trial_layout import MAX_COUNTS, one_line, recording_file
+from .trial_neo import neo_has_trials, read_trials_neo, write_trials_neo
+from .trial_nwb import nwb_has_trials, read_trials_nwb, write_trials_nwb
 
-MAX_FILE_BYTES = 2 ** 31
-"""Largest recording file read (2 GiB)."""
-MAX_COUNTS = 2 ** 28
-"""Largest number of count values (units x conditions x repeats x bins) one file may declare."""
+__all__ = ["has_trials", "read_trials", "read_trials_neo", "read_trials_nwb", "read_v1_mat", "write_trials_neo",
+           "write_trials_nwb"]
 
 
 def _mat_field(session, name: str, path: Path, k: int):
@@ -56,17 +65,8 @@ def read_v1_mat(path: str | Path, max_contamination: float | None = None) -> xr.
         (``orientation``, ``contrast``, or ``direction``); conditions are the union over sessions (NaN
         counts where a session did not show one); ``time`` in s (10 ms bins, -0.195 ... 0.695).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CopiBioError(f"recording {str(path)!r} does not exist")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise CopiBioError(f"{path}: {size} bytes, more than the {MAX_FILE_BYTES} a recording may have")
-    try:
-        listed = scipy.io.whosmat(str(path))
-    except Exception as err:  # scipy raises many kinds for a malformed file
-        raise CopiBioError(f"{path}: not a readable MATLAB v5 file ({type(err).__name__}: {err})") from None
-    names = {name: (shape, kind) for name, shape, kind in listed}
+    path = recording_file(path)
+    names = _mat_variables(path)
     if "data" not in names or names["data"][1] not in ("cell", "struct") or int(np.prod(names["data"][0])) > 10_000:
         raise CopiBioError(f"{path}: expected one variable 'data' (a cell or struct array of at most 10000 "
                            f"sessions); the file declares {[(n, s, c) for n, (s, c) in names.items()]}")
@@ -74,7 +74,7 @@ def read_v1_mat(path: str | Path, max_contamination: float | None = None) -> xr.
         sessions = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=False,
                                     variable_names=["data"])["data"]
     except (Exception, MemoryError) as err:
-        raise CopiBioError(f"{path}: cannot read 'data' ({type(err).__name__}: {err})") from None
+        raise CopiBioError(f"{path}: cannot read 'data' ({one_line(err)})") from None
     sessions = np.atleast_1d(sessions)
     blocks, total = [], 0
     for k, s in enumerate(sessions):
@@ -129,13 +129,50 @@ def read_v1_mat(path: str | Path, max_contamination: float | None = None) -> xr.
                              {"source": path.name})
 
 
-def read_trials(path: str | Path, **kwargs) -> xr.DataArray:
-    """Trial counts from a recording file, by extension (``.mat``: :func:`read_v1_mat`).
+def _mat_variables(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """The variables of a MATLAB file (name -> shape and class), its declared sizes checked first."""
+    check_mat(path)
+    try:
+        return {name: (shape, kind) for name, shape, kind in scipy.io.whosmat(str(path))}
+    except Exception as err:  # scipy raises many kinds for a malformed file
+        raise CopiBioError(f"{path}: not a readable MATLAB v5 file ({one_line(err)})") from None
 
-    Keyword arguments go to the reader.
+
+def read_trials(path: str | Path, **kwargs) -> xr.DataArray:
+    """Trial counts from a recording file, by extension and content.
+
+    ``.mat``: :func:`read_v1_mat` (a variable ``data``) or :func:`read_trials_neo` (a Neo block);
+    ``.nwb``: :func:`read_trials_nwb`. Keyword arguments go to the reader.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".mat":
-        return read_v1_mat(path, **kwargs)
-    raise CopiBioError(f"{path}: no trial-structured reader for {suffix!r} files (readers: .mat)")
+        names = _mat_variables(recording_file(path))
+        return read_trials_neo(path, **kwargs) if "block" in names and "data" not in names else \
+            read_v1_mat(path, **kwargs)
+    if suffix == ".nwb":
+        return read_trials_nwb(path, **kwargs)
+    raise CopiBioError(f"{path}: no trial-structured reader for {suffix!r} files (readers: .mat for the V1 layout "
+                       "and Neo's MATLAB format, .nwb)")
+
+
+def has_trials(path: str | Path) -> bool:
+    """Whether a recording file is trial-structured, from its structure (cheaply where it can).
+
+    ``.mat``: the V1 layout (a variable ``data``), or a Neo block with more than one segment with a
+    ``condition`` annotation; ``.nwb``: a trials table with a ``condition`` column; any other file
+    (``.npz`` spike trains, other Neo formats): False.
+
+    Raises
+    ------
+    CopiBioError
+        If a ``.mat`` or ``.nwb`` file is missing or unreadable (one line naming it).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        names = _mat_variables(recording_file(path))
+        return "data" in names or ("block" in names and neo_has_trials(path))
+    if suffix == ".nwb":
+        return nwb_has_trials(path)
+    return False

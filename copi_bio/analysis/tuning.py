@@ -1,18 +1,13 @@
-"""Responses to repeated stimuli: spike counts per presentation, signal and noise correlations, and
-how similar the population patterns of different stimuli are at each time after onset.
+"""Responses to repeated stimuli: how similar the population patterns of different stimuli are at each
+time after onset.
 
 Spiking chain results store the stimulus of every presentation (``stimulus_<input>``, rows in
 presentation order, attribute ``t_present``). A stimulus shown several times (a task with a small
-training set, e.g. ``task.train_size``) gives repeated trials, from which these functions separate:
-
-* the **signal correlation** of a pair: Pearson correlation, over stimuli, of the two cells' mean
-  counts (how alike their tuning is);
-* the **noise correlation** ``r_sc`` of a pair: Pearson correlation of the two cells' counts over
-  repeats of the same stimulus, each stimulus's counts z-scored over its repeats and then pooled
-  (the usual estimate when every stimulus has few repeats);
-* the **pattern similarity** of two stimuli at a time after onset: the Pearson correlation, over cells,
-  of the two mean responses in a short bin, each cell's response taken relative to its mean over all
-  stimuli (the stimulus-specific part of the pattern).
+training set, e.g. ``task.train_size``) gives repeated trials, from which the **pattern similarity**
+of two stimuli at a time after onset is the Pearson correlation, over cells, of the two mean
+responses in a short bin, each cell's response taken relative to its mean over all stimuli (the
+stimulus-specific part of the pattern). Signal and noise correlations of repeated stimuli are
+measured on trial counts (:mod:`copi_bio.analysis.trial_stats`).
 
 Nothing here runs a simulation.
 """
@@ -73,9 +68,13 @@ def _binned_counts(ds: xr.Dataset, population: str, first: int, edges: np.ndarra
     return counts[:, first:], ids[first:]
 
 
-def presentation_counts(ds: xr.Dataset, population: str, first: int, offset: float = 0.0,
-                        width: float | None = None, stimulus: str = "input") -> tuple[np.ndarray, np.ndarray]:
-    """Spike counts of every cell in a window of every presentation from ``first`` on.
+def _stimulus_means(counts: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    return np.array([counts[ids == s].mean(axis=0) for s in np.unique(ids)])
+
+
+def pattern_similarity(ds: xr.Dataset, population: str, first: int, bins: np.ndarray,
+                       pairs: np.ndarray) -> np.ndarray:
+    """Pattern similarity of given stimulus pairs in successive bins after onset.
 
     Parameters
     ----------
@@ -85,60 +84,6 @@ def presentation_counts(ds: xr.Dataset, population: str, first: int, offset: flo
         Whose spikes are counted.
     first : int
         First presentation counted (e.g. half the run, after learning).
-    offset, width : float
-        The counting window, in seconds after each stimulus onset; ``width`` None: to the end of the
-        presentation.
-    stimulus : str
-        The stimulus population (see :func:`stimulus_ids`).
-
-    Returns
-    -------
-    counts : ndarray, ``(presentations - first, cells)``
-    ids : ndarray of int
-        Stimulus identity of each counted presentation.
-    """
-    ids, t_present = stimulus_ids(ds, stimulus)
-    width = t_present - offset if width is None else width
-    counts, ids = _binned_counts(ds, population, first, np.array([offset, offset + width]), ids, t_present)
-    return counts[0], ids
-
-
-def _stimulus_means(counts: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    return np.array([counts[ids == s].mean(axis=0) for s in np.unique(ids)])
-
-
-def signal_and_noise(counts: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Signal and noise correlation of every pair of cells that vary both ways.
-
-    Returns
-    -------
-    signal, noise : ndarray, ``(pairs,)``
-        See the module docstring. Stimuli shown fewer than twice are left out.
-    """
-    shown = np.unique(ids)[np.bincount(ids)[np.unique(ids)] >= 2]
-    if shown.size < 3:
-        raise CopiBioError(f"{shown.size} stimuli were shown at least twice; signal and noise correlations need "
-                           "3 or more repeated stimuli (a smaller training set, or a longer run)")
-    keep = np.isin(ids, shown)
-    counts, ids = counts[keep], ids[keep]
-    means = _stimulus_means(counts, ids)
-    residual = np.empty_like(counts)
-    for s in shown:
-        c = counts[ids == s]
-        residual[ids == s] = (c - c.mean(axis=0)) / np.where(c.std(axis=0) > 0, c.std(axis=0), np.inf)
-    cells = (residual.std(axis=0) > 0) & (means.std(axis=0) > 0)
-    upper = np.triu_indices(int(cells.sum()), 1)
-    return np.corrcoef(means[:, cells].T)[upper], np.corrcoef(residual[:, cells].T)[upper]
-
-
-def pattern_similarity(ds: xr.Dataset, population: str, first: int, bins: np.ndarray,
-                       pairs: np.ndarray) -> np.ndarray:
-    """Pattern similarity of given stimulus pairs in successive bins after onset.
-
-    Parameters
-    ----------
-    ds, population, first
-        As :func:`presentation_counts`.
     bins : ndarray
         Bin edges (s after onset).
     pairs : ndarray of int, ``(k, 2)``
