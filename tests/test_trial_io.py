@@ -5,12 +5,14 @@ are refused in one line naming them."""
 
 from __future__ import annotations
 
+import datetime
 import struct
 from pathlib import Path
 
 import h5py
 import neo
 import numpy as np
+import pynwb
 import pytest
 import quantities as pq
 import scipy.io
@@ -84,8 +86,6 @@ def test_nwb_and_neo_files_give_back_the_counts_they_were_written_from(synthetic
         assert has_trials(path)
         xr.testing.assert_identical(read_trials(path), synthetic)
     assert np.isnan(read_trials(files["neo"]).values[1, 1, 0]).all()  # missed by unit 1 only
-    import pynwb
-
     with pynwb.NWBHDF5IO(str(files["nwb"]), "r") as io:
         nwb = io.read()
         assert list(nwb.units["session"].data[:]) == ["a", "a", "b", "b", "b"]
@@ -133,10 +133,6 @@ def test_other_nwb_files_with_a_condition_per_trial_are_binned(tmp_path):
     """No layout record, no onset or repeat column: trials start at onset, 10 ms bins, repeats by onset;
     condition ids 7 and 3 become conditions 1 and 0, and a column that varies within a condition is no
     condition coordinate."""
-    import datetime
-
-    import pynwb
-
     nwb = pynwb.NWBFile(session_description="hand-made", identifier="trials-test", session_id="monkey_x",
                         session_start_time=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
     nwb.add_unit(spike_times=[0.001, 0.012, 1.04, 2.0])

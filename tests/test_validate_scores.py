@@ -36,7 +36,7 @@ def user_model(tmp_path_factory):
     text = Path(str(load_model("spiking_lif_digits_hidden").source)).read_text()
     path = folder / "my_digits.toml"
     path.write_text(text.replace('name = "spiking_lif_digits_hidden"', 'name = "my_digits"'))
-    assert read_model_table(path)["name"] == "my_digits"
+    assert read_model_table(path)[0]["name"] == "my_digits"
     out = folder / "scores"
     args = ["validate", str(path), "--out", str(out), "--n-boot", "100"]
     for item in SET:

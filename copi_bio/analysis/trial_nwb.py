@@ -29,7 +29,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import xarray as xr
 
@@ -49,11 +48,21 @@ _TRIAL_TABLE = ("start_time", "stop_time", "condition", "repeat", "onset", "sess
 
 
 def _pynwb() -> Any:
+    """The ``pynwb`` module, or a one-line error saying how to install it."""
     try:
         import pynwb
     except ImportError:
         raise CopiBioError('reading and writing NWB files needs pynwb: pip install "copi_bio[nwb]"') from None
     return pynwb
+
+
+def _h5py() -> Any:
+    """The ``h5py`` module (installed with pynwb), or a one-line error saying how to install it."""
+    try:
+        import h5py
+    except ImportError:
+        raise CopiBioError('reading NWB files needs h5py, installed with pynwb: pip install "copi_bio[nwb]"') from None
+    return h5py
 
 
 def write_trials_nwb(counts: xr.DataArray, path: str | Path) -> Path:
@@ -125,6 +134,7 @@ def write_trials_nwb(counts: xr.DataArray, path: str | Path) -> Path:
 
 def _check_hdf5(path: Path) -> None:
     """Refuse an HDF5 file that cannot be opened or whose datasets declare too many bytes."""
+    h5py = _h5py()
     sizes: dict[str, int] = {}
 
     def visit(name: str, item: Any) -> None:
@@ -246,8 +256,8 @@ def read_trials_nwb(path: str | Path, population: str | None = None) -> xr.DataA
         trials table with a ``condition`` column, no units, or an unknown ``population``.
     """
     path = recording_file(path)
-    _check_hdf5(path)
     pynwb = _pynwb()
+    _check_hdf5(path)
     try:
         with pynwb.NWBHDF5IO(str(path), "r") as io:
             return _from_file(io.read(), path, population)
@@ -260,6 +270,7 @@ def read_trials_nwb(path: str | Path, population: str | None = None) -> xr.DataA
 def nwb_has_trials(path: str | Path) -> bool:
     """Whether an NWB file has a trials table with a ``condition`` column (its structure only)."""
     path = recording_file(path)
+    h5py = _h5py()
     try:
         with h5py.File(path, "r") as f:
             return isinstance(f.get("intervals/trials/condition"), h5py.Dataset)
