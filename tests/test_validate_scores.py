@@ -83,7 +83,8 @@ def test_a_result_file_scores_as_the_model_run_that_made_it(user_model, tmp_path
 def test_a_sweep_folder_scores_every_run_into_the_sweeps_table(user_model, tmp_path):
     model = user_model.parent / "my_digits.toml"
     sweep = tmp_path / "sweep"
-    Sweep(str(model), {"spiking.eta_lateral": [0.0, 1e-4]}, [1], sweep, SET).run(workers=1, progress=False)
+    short = [*SET, "protocol.presentations=15", "protocol.eval_every=15"]  # each image 5 times
+    Sweep(str(model), {"spiking.eta_lateral": [0.0, 1e-4]}, [1], sweep, short).run(workers=2, progress=False)
     out = tmp_path / "scored"
     assert main(["validate", str(sweep), "--out", str(out), "--n-boot", "50", "--population", "hidden"]) == 0
     table = _rows(out / "sweep_scores.csv")
