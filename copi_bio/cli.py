@@ -152,16 +152,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .analysis.recordings import load_spiketrains
     from .analysis.scores import table_text
-    from .analysis.trial_io import has_trials
+    from .analysis.trial_io import has_trials, read_trials
+    from .analysis.trial_stats import single_units
     from .validate import run_validation, score
 
     trial_files = [r for r in args.recording if has_trials(r)]
     spike_files = [r for r in args.recording if r not in trial_files]
-    if args.sources or trial_files:
+    if args.sources or len(args.recording) > 1:
         if spike_files:
             raise CopiBioError(f"--recording {spike_files[0]} has no trials (no condition per trial); scoring "
-                               "models and trial-structured recordings needs trial-aligned counts (a V1 .mat, "
-                               "an NWB file with a trials table, a Neo file with one segment per trial)")
+                               "models and recordings side by side needs trial-aligned counts (a V1 .mat, an NWB "
+                               "file with a trials table, a Neo file with one segment per trial)")
         n_boot = min(args.n_boot, SMALL_BOOT) if args.small else args.n_boot
         rows = score(args.sources, trial_files, args.out, overrides=args.set, population=args.population,
                      n_boot=n_boot, progress=args.progress)
@@ -171,9 +172,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.set or args.population:
         raise CopiBioError("--set and --population apply to the models given as arguments; the shipped suite "
                            "(no argument) runs its own models")
-    if len(spike_files) > 1:
-        raise CopiBioError("the shipped suite takes one spike-train --recording; got " + ", ".join(spike_files))
-    recording = load_spiketrains(spike_files[0]) if spike_files else None
+    recording = None
+    if trial_files:
+        recording = single_units(read_trials(trial_files[0]))
+    elif spike_files:
+        recording = load_spiketrains(spike_files[0])
     outcomes = run_validation(args.out, small=args.small, progress=args.progress, recording=recording)
     for outcome in outcomes:
         print(outcome.line() + (f" | recording: {outcome.recording}" if outcome.recording else ""))
@@ -256,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate", help="score models, results, sweeps and recordings on the decorrelation phenomena; "
         "with no argument, run the shipped suite against published phenomena",
-        description="With no MODEL/RESULT/SWEEP argument and no trial-structured --recording: the shipped "
-        "suite (four shipped models against published phenomena). Otherwise every phenomenon the given runs "
+        description="With no MODEL/RESULT/SWEEP argument and at most one --recording: the shipped suite "
+        "(shipped models against published phenomena, the recording scored beside them). Otherwise every phenomenon the given runs "
         "and recordings support is scored (noise correlations at repeated stimuli, their window, rate and "
         "tuning dependence, spontaneous against evoked, Fano factor before and after onset): a score "
         "matrix printed and written as scores.csv and scores.png, one figure per phenomenon, "
@@ -266,9 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a model file or library name (run here, with --set), a result file, or a "
                                "sweep output folder (every finished run scored)")
     validate.add_argument("--recording", action="append", default=[], metavar="FILE",
-                          help="a recording: trial-structured (V1 .mat, NWB with a trials table, Neo with one "
-                               "segment per trial) is scored beside the models; a plain spike recording (.npz, "
-                               "NWB units) goes with the shipped suite (repeatable)")
+                          help="a recording, scored beside the models: with trials (V1 .mat, NWB with a trials "
+                               "table, Neo with one segment per trial; single units) on every phenomenon it "
+                               "supports, a plain spike recording (.npz, NWB units; shipped suite only) on the "
+                               "window and rate; repeatable: several recordings are scored side by side")
     validate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="override a key of the models given as arguments (repeatable)")
     validate.add_argument("--population", default=None,

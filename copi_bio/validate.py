@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import xarray as xr
 
 from . import trials
-from .analysis import resampling, scores, trial_stats, validation
+from .analysis import recording_statistics as rstat
+from .analysis import resampling, scores, suite_recording, trial_stats, validation
 from .analysis.figures import save_figure
 from .analysis.trial_io import read_trials
 from .atomic import atomic_write
@@ -79,10 +81,13 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
         Shorter runs (about a minute on 2 cores), for tests and a first look.
     progress : bool
         Progress bars of the simulations.
-    recording : sequence of neo.SpikeTrain, optional
-        A user's recording (:func:`copi_bio.analysis.recordings.load_spiketrains`): the phenomena that
-        need nothing but spike trains (``window``, ``rate``) are scored on it too, in a ``recording``
-        column of the table and as a curve in their figures.
+    recording : sequence of neo.SpikeTrain or xarray.DataArray, optional
+        A user's recording, scored in a ``recording`` column of the table. Spike trains
+        (:func:`copi_bio.analysis.recordings.load_spiketrains`): on the phenomena that need nothing
+        but spike trains (``window``, ``rate``), also drawn in their figures. Trial counts
+        (:mod:`copi_bio.trials`, single units): on every phenomenon a recording of one state
+        supports, with the suite's own rules (:mod:`copi_bio.analysis.suite_recording`); its
+        statistics go to ``recording_statistics.csv``.
 
     Returns
     -------
@@ -96,8 +101,9 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
     network = simulate(ei_model, progress=progress)
     onset = min(p.plasticity.onset for p in ei_model.network.projections if p.plasticity is not None)
     start = duration * (1.0 - ANALYSED)
-    outcomes = [validation.window_dependence(network, "E", start, duration, recording=recording),
-                validation.rate_dependence(network, "E", 1.0, onset, recording=recording)]
+    trains = None if isinstance(recording, xr.DataArray) else recording
+    outcomes = [validation.window_dependence(network, "E", start, duration, recording=trains),
+                validation.rate_dependence(network, "E", 1.0, onset, recording=trains)]
     stimulated = simulate(load_model(NETWORK, [f"protocol.duration='{duration:g} s'", *_stimulus(start, duration)]),
                           progress=progress)
     # the first training images of the fixed split, each shown often enough to separate signal from noise
@@ -115,6 +121,12 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
     outcomes.append(validation.spontaneous_vs_evoked(trials.from_result(stimulated, "E")))
     outcomes.append(validation.tuning_dependence(late(tuned), late(naive)))
     outcomes.append(validation.pattern_decorrelation(tuned, "input", cfg["tuned"] // 2, naive))
+    if isinstance(recording, xr.DataArray):
+        for outcome in outcomes:
+            outcome.recording = suite_recording.score(outcome.phenomenon, recording)
+        _write_csv(output_path(out, "recording_statistics.csv"),
+                   [{"recording": recording.attrs.get("source", "recording"), "statistic": k, "value": e.value,
+                     "ci_low": e.ci_low, "ci_high": e.ci_high} for k, e in rstat.statistics(recording).items()])
     for outcome in outcomes:
         if recording is not None and outcome.recording is None:
             outcome.recording = f"not scored: needs {NEEDS[outcome.phenomenon]}"

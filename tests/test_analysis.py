@@ -111,7 +111,7 @@ def test_shipped_reference_table_has_the_declared_columns_and_sourced_values():
         assert hosts and all(any(a in h for a in allowed) for h in hosts), row["citation"]
     assert {row["phenomenon"] for row in rows} <= {"", "window", "rate", "tuning", "training",
                                                    "spontaneous_vs_evoked", "pattern_decorrelation",
-                                                   "development", "attention", "mean_level"}
+                                                   "development", "attention", "fano_quench", "mean_level"}
 
 
 def test_window_matching_uses_same_window():

@@ -106,15 +106,52 @@ def test_sources_without_trials_say_what_they_need(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not V1.is_dir(), reason="the V1 recordings are not beside the project (../shared/data)")
-def test_a_recording_alone_writes_its_statistics(tmp_path, capsys):
+def test_recordings_alone_are_measured_side_by_side(tmp_path, capsys):
+    """Two recordings and no model: both measured, recording_statistics.csv in the issue's columns."""
     out = tmp_path / "v1"
-    assert main(["validate", "--recording", str(V1 / "data_v1_binned_static.mat"), "--out", str(out),
-                 "--n-boot", "100"]) == 0
+    assert main(["validate", "--recording", str(V1 / "data_v1_binned_static.mat"), "--recording",
+                 str(V1 / "data_v1_binned_moving.mat"), "--out", str(out), "--n-boot", "50"]) == 0
     rows = _rows(out / "recording_statistics.csv")
     assert list(rows[0]) == ["recording", "statistic", "value", "ci_low", "ci_high"]
-    assert [r["statistic"] for r in rows] == list(st.STATISTICS)
-    values = {r["statistic"]: float(r["value"]) for r in rows}
-    assert values["rsc_mean"] == pytest.approx(0.0072, abs=5e-4)
-    assert values["fano_after_onset"] / values["fano_before_onset"] == pytest.approx(0.866, abs=0.002)
+    assert [r["statistic"] for r in rows] == 2 * list(st.STATISTICS)
+    values = {(r["recording"], r["statistic"]): float(r["value"]) for r in rows}
+    assert values[("data_v1_binned_static", "rsc_mean")] == pytest.approx(0.0072, abs=5e-4)
+    assert values[("data_v1_binned_moving", "rsc_mean")] == pytest.approx(0.0120, abs=5e-4)
+    static = {k[1]: v for k, v in values.items() if k[0] == "data_v1_binned_static"}
+    assert static["fano_after_onset"] / static["fano_before_onset"] == pytest.approx(0.866, abs=0.002)
     printed = capsys.readouterr().out
     assert "fano_quench" in printed and "PASS" in printed
+    # recordings are not matched against each other: no match_ or distribution_ rows
+    assert {r["phenomenon"] for r in _rows(out / "scores.csv")} == {
+        "window", "rate", "tuning", "tuning_split_half", "spontaneous_vs_evoked", "fano_quench"}
+
+
+@pytest.mark.skipif(not V1.is_dir(), reason="the V1 recordings are not beside the project (../shared/data)")
+def test_the_v1_recording_on_the_suites_phenomena():
+    """The shipped suite's rules applied to the V1 static gratings (single units), as its recording
+    column shows them: the 500 / 150 ms window ratio 1.18 passes the suite's rule (ratio above 1, which
+    has no interval; the scores' difference rsc_window_500 - rsc_window_10 does not exclude 0),
+    the rate, tuning and spontaneous-against-evoked scores fail, and the two phenomena a recording of
+    one state cannot support say what they need."""
+    from copi_bio.analysis import suite_recording
+    from copi_bio.analysis.trial_io import read_trials
+    from copi_bio.analysis.trial_stats import single_units
+
+    counts = single_units(read_trials(V1 / "data_v1_binned_static.mat"))
+    got = {ph: suite_recording.score(ph, counts, n_boot=200) for ph in
+           ("window", "rate", "training", "spontaneous_vs_evoked", "tuning", "pattern_decorrelation")}
+    assert got == {"window": "1.18 (PASS)", "rate": "0.0897 (FAIL)",
+                   "training": "not scored: needs trained and naive states",
+                   "spontaneous_vs_evoked": "1 (FAIL)", "tuning": "0.0113 (FAIL)",
+                   "pattern_decorrelation": "not scored: needs stimuli of known similarity"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not V1.is_dir(), reason="the V1 recordings are not beside the project (../shared/data)")
+def test_the_small_suite_with_the_v1_recording(tmp_path, capsys):
+    """One recording and no model: the shipped suite runs and scores the recording beside its models."""
+    out = tmp_path / "suite"
+    assert main(["validate", "--small", "--recording", str(V1 / "data_v1_binned_static.mat"), "--out", str(out)]) == 0
+    rows = {r["phenomenon"]: r for r in _rows(out / "validation.csv")}
+    assert rows["window"]["recording"] == "1.18 (PASS)" and rows["tuning"]["recording"] == "0.0113 (FAIL)"
+    assert [r["statistic"] for r in _rows(out / "recording_statistics.csv")] == list(st.STATISTICS)

@@ -21,7 +21,7 @@ def reference_table() -> list[dict[str, str]]:
     source (``value_status == "confirmed"``); other rows are qualitative.
     ``phenomenon`` tags the effect a row documents (``window``, ``rate``,
     ``tuning``, ``training``, ``spontaneous_vs_evoked``,
-    ``pattern_decorrelation``, ``development``, ``attention``, ``mean_level``)
+    ``pattern_decorrelation``, ``development``, ``attention``, ``fano_quench``, ``mean_level``)
     or is empty.
     """
     text = resources.files("copi_bio").joinpath("data/reference_correlations.csv").read_text()
