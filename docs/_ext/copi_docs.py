@@ -23,7 +23,7 @@ from copi_bio.units import DIMENSIONS
 
 _SI = {"time": "s", "rate": "Hz", "voltage": "V", "conductance": "S", "capacitance": "F", "current": "A"}
 _KIND = {"float": "number", "int": "integer", "bool": "true / false", "str": "string",
-         "choice": "string", "str_list": "list of strings"}
+         "choice": "string", "str_list": "list of strings", "float_list": "list of numbers"}
 
 
 def _number(value: float) -> str:
@@ -53,7 +53,7 @@ def _default(f: dataclasses.Field) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        return "[" + ", ".join(_number(v) if isinstance(v, float) else f'"{v}"' for v in value) + "]"
     return _number(value) if isinstance(value, float) else str(value)
 
 
