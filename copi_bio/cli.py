@@ -1,4 +1,4 @@
-"""Command line: ``copi-bio run | sweep | models | show | analyze | export``."""
+"""Command line: ``copi-bio run | sweep | models | show | analyze | export | validate``."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ from . import trial_stats as ts
 DIRECTIONS = ("window", "rate", "tuning", "tuning_split_half", "spontaneous_vs_evoked", "fano_quench")
 DISTRIBUTIONS = ("rate", "cv", "rsc")
 MEDIUM_EFFECT = 0.5
-"""Largest |Cohen's d| of a distribution that passes as matching."""
+"""Largest absolute Cohen's d of a distribution that passes as matching."""
 
 
 @dataclass
