@@ -17,8 +17,8 @@ from copi_bio.results import open_result
 from copi_bio.sweep import Sweep
 from copi_bio.trials import from_result
 
-# 3 training images, each shown 8 times for 100 ms: trial counts of 3 conditions x 8 repeats x 10 bins
-SET = ["task.train_size=3", "protocol.presentations=24", "protocol.eval_every=12", "protocol.anneal=10",
+# 3 training images, each shown 5 times for 100 ms: trial counts of 3 conditions x 5 repeats x 10 bins
+SET = ["task.train_size=3", "protocol.presentations=15", "protocol.eval_every=15", "protocol.anneal=10",
        "protocol.t_present=100 ms", "protocol.t_settle=20 ms", "spiking.count_window=50 ms",
        "spiking.rate_bin=50 ms", "spiking.device=runtime"]
 V1 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "v1_gratings"
@@ -48,7 +48,7 @@ def user_model(tmp_path_factory):
 def test_a_users_model_file_is_run_with_set_and_scored(user_model, capsys):
     out = user_model
     ds = open_result(out / "my_digits.nc")
-    assert ds["trial_counts_hidden"].shape == (100, 3, 8, 10)
+    assert ds["trial_counts_hidden"].shape == (100, 3, 5, 10)
     rows = _rows(out / "scores.csv")
     assert {r["source"] for r in rows} == {"my_digits:hidden", "my_digits:output"}
     by = {(r["phenomenon"], r["source"]): r for r in rows}
@@ -83,7 +83,7 @@ def test_a_result_file_scores_as_the_model_run_that_made_it(user_model, tmp_path
 def test_a_sweep_folder_scores_every_run_into_the_sweeps_table(user_model, tmp_path):
     model = user_model.parent / "my_digits.toml"
     sweep = tmp_path / "sweep"
-    short = [*SET, "protocol.presentations=15", "protocol.eval_every=15"]  # each image 5 times
+    short = [*SET, "protocol.presentations=9", "protocol.eval_every=9"]  # each image 3 times
     Sweep(str(model), {"spiking.eta_lateral": [0.0, 1e-4]}, [1], sweep, short).run(workers=2, progress=False)
     out = tmp_path / "scored"
     assert main(["validate", str(sweep), "--out", str(out), "--n-boot", "50", "--population", "hidden"]) == 0
@@ -110,7 +110,7 @@ def test_recordings_alone_are_measured_side_by_side(tmp_path, capsys):
     """Two recordings and no model: both measured, recording_statistics.csv in the issue's columns."""
     out = tmp_path / "v1"
     assert main(["validate", "--recording", str(V1 / "data_v1_binned_static.mat"), "--recording",
-                 str(V1 / "data_v1_binned_moving.mat"), "--out", str(out), "--n-boot", "50"]) == 0
+                 str(V1 / "data_v1_binned_moving.mat"), "--out", str(out), "--n-boot", "20"]) == 0
     rows = _rows(out / "recording_statistics.csv")
     assert list(rows[0]) == ["recording", "statistic", "value", "ci_low", "ci_high"]
     assert [r["statistic"] for r in rows] == 2 * list(st.STATISTICS)

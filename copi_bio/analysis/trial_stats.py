@@ -178,6 +178,11 @@ def noise_correlations(counts: xr.DataArray, start: float = EVOKED[0], stop: flo
         mean of the two units' rates in the window), ``signal`` (correlation of condition means of the
         same counts, all repeats).
     """
+    key = (round(start, 9), round(stop, 9))
+    if not (_TABLES and _TABLES[0] is counts.values):
+        _TABLES[:] = [counts.values, {}]
+    if key in _TABLES[1]:
+        return _TABLES[1][key]
     x = window_counts(counts, start, stop)
     with np.errstate(invalid="ignore"), quiet():
         rates = np.nanmean(x.reshape(x.shape[0], -1), axis=1) / (stop - start)
@@ -187,7 +192,14 @@ def noise_correlations(counts: xr.DataArray, start: float = EVOKED[0], stop: flo
         return {"r_sc": _noise_matrix(x[idx]), "rate": np.sqrt(np.outer(rates[idx], rates[idx])),
                 "signal": _signal_matrix(means[idx])}
 
-    return _pairs_of(counts, per_session)
+    table = _TABLES[1][key] = _pairs_of(counts, per_session)
+    return table
+
+
+_TABLES: list = []
+"""The pair tables of :func:`noise_correlations` of the last array measured (its values array and a dict
+window -> table), so that the statistics and scores of one array count each window once. A returned
+table is shared: callers never change it in place."""
 
 
 def rsc_by_window(counts: xr.DataArray, widths: Sequence[float], start: float = EVOKED[0],
