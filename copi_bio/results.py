@@ -7,7 +7,9 @@ Layout (``pop`` is a population name, ``pre``/``post`` a connection):
 * ``W_pre_post`` ``(t_weights, neuron_post, neuron_pre)``, ``R_pop`` or ``M_pop``
   ``(t_weights, neuron_pop, neuron_pop_pre)``, ``b_pop`` — weight snapshots;
 * metrics along ``t_eval`` (with coordinate ``presentation``): ``test_loss``,
-  ``test_accuracy``, ``train_loss``, ``mean_abs_corr_pop``,
+  ``test_accuracy`` (spiking chains: read from spikes at the end of the run, with
+  ``weights_test_loss``/``weights_test_accuracy`` at every evaluation; ``test_spike_counts``,
+  ``test_label``, ``test_prediction`` along ``test_image``), ``train_loss``, ``mean_abs_corr_pop``,
   ``decorrelation_index_pop``, ``inference_error_teacher``, ``teacher_r``, ``teacher_slope``,
   ``inference_error_fixed_point_pre_post``, ``copi_bp_cosine_pre_post``;
 * ``teacher_weights`` when the task has a linear teacher;
@@ -51,7 +53,12 @@ _STATE_UNITS = {"r": "rate (a.u.)", "u": "somatic potential (a.u.)",
                 "delta": "top-down perturbation (a.u.)", "x": "decorrelated rate (a.u.)"}
 _METRIC_DOCS = {
     "test_loss": "mean squared error per output on the test set, free-running (no feedback)",
-    "test_accuracy": "fraction of test stimuli classified correctly, free-running",
+    "test_accuracy": "fraction of test stimuli classified correctly, free-running (spiking chains: read from "
+                     "the output spikes of a test phase with plasticity off, at the end of the run)",
+    "weights_test_loss": "spiking chains: test_loss of the rate read-out f(W (I+M)^-1 (z - <z>)) of the learned "
+                         "weights, not of the network's spikes",
+    "weights_test_accuracy": "spiking chains: test_accuracy of the rate read-out of the learned weights, not of "
+                             "the network's spikes",
     "train_loss": "mean squared error of the feedforward output prediction f(W x + b) during training",
     "mean_abs_corr": "mean |Pearson r| over pairs of decorrelated inputs x",
     "decorrelation_index": "||offdiag(C)||_F / ||diag(C)||_F of the covariance of x",

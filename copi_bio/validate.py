@@ -108,7 +108,7 @@ def run_validation(out_dir: str | Path, small: bool = False, progress: bool = Fa
                           progress=progress)
     # the first training images of the fixed split, each shown often enough to separate signal from noise
     repeated = [f"task.train_size={cfg['images']}", f"protocol.presentations={cfg['tuned']}",
-                f"protocol.eval_every={cfg['tuned'] // 4}"]
+                f"protocol.eval_every={cfg['tuned'] // 4}", "spiking.test_images=0"]  # no accuracy needed
     tuned_model = load_model(TUNED, repeated)
     tuned = simulate(tuned_model, progress=progress)
     naive = simulate(load_model(TUNED, repeated + ["spiking.eta_lateral=0"]), progress=progress)

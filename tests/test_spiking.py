@@ -88,7 +88,7 @@ def test_spiking_copi_matches_rate_backend_and_teacher():
     # shrink the weights (measured r = 0.938, slope 0.84, r(spiking, rate) = 0.94; the clock-driven
     # rule on traces gives slope 0.31)
     assert abs(slope - 1.0) <= 0.2
-    loss = spk["test_loss"].values
+    loss = spk["weights_test_loss"].values  # a regression task: the read-out of the learned weights
     assert loss[-1] < 0.7 * loss[0]
     assert spk["mean_spike_count_corr_input"].values[-1] < spk["mean_spike_count_corr_input"].values[1]
 
@@ -111,7 +111,7 @@ def test_spikes_stored_and_netcdf_round_trip(tmp_path):
     assert list(ds["presentation"].values) == [0, 10, 20, 30]
     path = save_result(ds, tmp_path / "spk.nc")
     back = open_result(path)
-    for name in ("spike_time_input", "spike_index_output", "rate_input", "W_input_output", "test_loss"):
+    for name in ("spike_time_input", "spike_index_output", "rate_input", "W_input_output", "weights_test_loss"):
         np.testing.assert_array_equal(back[name].values, ds[name].values)
 
 
@@ -144,7 +144,7 @@ def test_hidden_layer_with_feedback_alignment_builds_and_runs():
     data["protocol"].update(presentations=20, eval_every=10)
     ds = simulate(parse_model(data, str(path)))
     assert ds["W_input_hidden"].shape == (3, 6, 30) and ds["W_hidden_output"].shape == (3, 5, 6)
-    assert np.all(np.isfinite(ds["test_loss"].values))
+    assert np.all(np.isfinite(ds["weights_test_loss"].values))
     assert ds["mean_rate_hidden"].values[-1] > 1.0
 
 
@@ -164,8 +164,9 @@ def test_cpp_standalone_device_runs(tmp_path):
 @pytest.mark.slow
 def test_spiking_digits_learns():
     ds = simulate(load_model("spiking_digits"))
-    acc = ds["test_accuracy"].values
-    print(f"spiking digits accuracy {acc[0]:.3f} -> {acc[-1]:.3f}")
+    acc = ds["weights_test_accuracy"].values
+    spikes = float(ds["test_accuracy"].values[-1])
+    print(f"spiking digits accuracy of the weights {acc[0]:.3f} -> {acc[-1]:.3f}, from spikes {spikes:.3f}")
     assert acc[0] < 0.2 and acc[-1] > 0.8
 
 
@@ -175,6 +176,7 @@ def test_spiking_digits_with_hidden_layer_learns():
     rising slowly; the 64-10 read-out reaches 0.89). The issue's 90 % target is asserted for the
     spike-driven formulation (tests/test_spiking_lif.py), which comes closer."""
     ds = simulate(load_model("spiking_digits_hidden"))
-    acc = ds["test_accuracy"].values
-    print(f"spiking digits 64-100-10 accuracy {acc[0]:.3f} -> {acc[-1]:.3f}")
+    acc = ds["weights_test_accuracy"].values
+    spikes = float(ds["test_accuracy"].values[-1])
+    print(f"spiking digits 64-100-10 accuracy of the weights {acc[0]:.3f} -> {acc[-1]:.3f}, from spikes {spikes:.3f}")
     assert acc[0] < 0.2 and acc[-1] >= 0.6

@@ -49,7 +49,7 @@ def test_spike_driven_copi_recovers_the_teacher_and_matches_the_rate_backend(tea
     # issue targets; measured r = 0.954, slope 0.935, r(rate backend) = 0.952
     assert r_teacher >= 0.9 and r_rate >= 0.9
     assert abs(slope - 1.0) <= 0.2
-    loss = spk["test_loss"].values
+    loss = spk["weights_test_loss"].values  # a regression task: the read-out of the learned weights
     assert loss[-1] < 0.3 * loss[0]
 
 
@@ -81,7 +81,7 @@ def _hidden_model(seed: int = 1):
 def test_hidden_lif_layer_builds_runs_and_fires_at_its_rate():
     ds = simulate(_hidden_model())
     assert ds["W_input_hidden"].shape == (2, 8, 30) and ds["W_hidden_output"].shape == (2, 5, 8)
-    assert np.all(np.isfinite(ds["test_loss"].values))
+    assert np.all(np.isfinite(ds["weights_test_loss"].values))
     assert not np.allclose(ds["W_input_hidden"].values[-1], ds["W_input_hidden"].values[0])
     # tanh(u) ~ 0 at the start: the LIF spike-initiation zone fires near rate_offset = 40 Hz
     assert 25.0 < ds["mean_rate_hidden"].values[-1] < 60.0
@@ -182,9 +182,11 @@ def test_spike_driven_digits_with_hidden_layer_reaches_90_percent(tmp_path):
     0.014, about three seed-to-seed standard deviations, for other compilers' floating-point
     differences."""
     ds = simulate(load_model("spiking_lif_digits_prediction", [f"spiking.build_dir='{tmp_path}'"]))
-    acc = ds["test_accuracy"].values
-    print(f"spike-driven digits 64-100-10 accuracy {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f})")
-    assert acc[-1] >= 0.9
+    acc = ds["weights_test_accuracy"].values
+    spikes = float(ds["test_accuracy"].values[-1])
+    print(f"spike-driven digits 64-100-10: weights' read-out {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f}), "
+          f"from spikes {spikes:.3f}")
+    assert acc[-1] >= 0.9  # the weights' read-out; the spike-read accuracy is not yet measured over seeds
 
 
 COPIES = "spiking_lif_digits_copies"
@@ -196,16 +198,18 @@ def test_spiking_digits_with_parallel_copies_learns_in_a_short_run(tmp_path):
     (the slow test below)."""
     ds = simulate(load_model(COPIES, ["protocol.trials=4", "protocol.presentations=200", "protocol.eval_every=100",
                                       "protocol.anneal=100", f"spiking.build_dir='{tmp_path}'"]))
-    acc = ds["test_accuracy"].values
-    print(f"4 copies, 20 s: accuracy {np.round(acc, 3)}")
+    acc = ds["weights_test_accuracy"].values
+    spikes = float(ds["test_accuracy"].values[-1])
+    print(f"4 copies, 20 s: weights' read-out {np.round(acc, 3)}, from spikes {spikes:.3f}")
     assert ds.attrs["trials"] == 4 and ds["W_input_hidden"].shape[1:] == (100, 64)
     # the first copy's stimuli are stored, one 8x8 image (pixels in [0, 1]) per presentation
     shown = ds["stimulus_input"].values
     assert shown.shape == (200, 64) and shown.min() >= 0.0 and shown.max() == 1.0
     assert ds["stimulus_input"].attrs["t_present"] == pytest.approx(0.1)
     assert len(np.unique(shown, axis=0)) > 150  # epoch-wise shuffling of 1437 training images
-    # measured 0.100 -> 0.811 (10 s) -> 0.883 (20 s); chance is 0.1, one network has 0.82 after 50 s
-    assert acc[-1] > 0.75
+    # measured: the weights' read-out 0.100 -> 0.811 (10 s) -> 0.883 (20 s); from the network's spikes in
+    # the test phase (360 held-out images, 50 ms counting windows) 0.683; chance is 0.1
+    assert acc[-1] > 0.75 and spikes > 0.55
 
 
 @pytest.mark.slow
@@ -232,9 +236,10 @@ def test_spiking_digits_reach_97_percent(copies_run):
     """Issue target: seeds 1-5 end at 0.975, 0.975, 0.967, 0.978, 0.978 (mean 0.974, docs/spiking.md);
     seed 1 (the file's) at 0.975, the issue's 0.97 leaving 0.005, about one seed-to-seed standard
     deviation, for other compilers' floating-point differences."""
-    acc = copies_run["test_accuracy"].values
-    print(f"16 copies: accuracy {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f})")
-    assert acc[-1] >= 0.97
+    acc = copies_run["weights_test_accuracy"].values
+    spikes = float(copies_run["test_accuracy"].values[-1])
+    print(f"16 copies: weights' read-out {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f}), from spikes {spikes:.3f}")
+    assert acc[-1] >= 0.97  # the weights' read-out; the spike-read accuracy is measured in docs/spiking.md
     # bounded weights: measured largest |W| 1.71 (input -> hidden) and 0.53; a runaway passes 1e8 in a second
     for name in ("W_input_hidden", "W_hidden_output"):
         assert np.abs(copies_run[name].values).max() < 5.0

@@ -19,7 +19,8 @@ from copi_bio.trials import DIMS, bin_trials, from_result, result_populations_wi
 
 # 3 training images in 8 presentations of 50 ms: every image is shown 2 or 3 times (epoch-wise shuffling)
 SHORT = ["protocol.presentations=8", "protocol.eval_every=4", "protocol.anneal=10", "protocol.t_present=50 ms",
-         "protocol.t_settle=20 ms", "spiking.count_window=50 ms", "spiking.rate_bin=50 ms", "spiking.device=runtime"]
+         "protocol.t_settle=20 ms", "spiking.count_window=50 ms", "spiking.rate_bin=50 ms", "spiking.device=runtime",
+         "spiking.test_images=0"]
 
 
 def test_bin_trials_counts_hand_made_spikes():

@@ -33,7 +33,7 @@ needs_v1 = pytest.mark.skipif(not STATIC.is_file(), reason=f"V1 recordings not f
 # 3 training images in 6 presentations of 30 ms: every image is shown twice
 SHORT = ["task.train_size=3", "protocol.presentations=6", "protocol.eval_every=3", "protocol.anneal=10",
          "protocol.t_present=30 ms", "protocol.t_settle=20 ms", "spiking.count_window=30 ms",
-         "spiking.rate_bin=30 ms", "spiking.device=runtime"]
+         "spiking.rate_bin=30 ms", "spiking.device=runtime", "spiking.test_images=0"]
 
 
 def refused(read, path: Path) -> str:

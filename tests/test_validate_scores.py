@@ -20,7 +20,7 @@ from copi_bio.trials import from_result
 # 3 training images, each shown 5 times for 100 ms: trial counts of 3 conditions x 5 repeats x 10 bins
 SET = ["task.train_size=3", "protocol.presentations=15", "protocol.eval_every=15", "protocol.anneal=10",
        "protocol.t_present=100 ms", "protocol.t_settle=20 ms", "spiking.count_window=50 ms",
-       "spiking.rate_bin=50 ms", "spiking.device=runtime"]
+       "spiking.rate_bin=50 ms", "spiking.device=runtime", "spiking.test_images=0"]
 V1 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "v1_gratings"
 
 

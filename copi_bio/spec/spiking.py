@@ -94,6 +94,10 @@ class SpikingParams(SpecBase):
     summation_dt: float | None = param("time", None, low=0, optional=True,
                                        doc="lif_spike: interval at which the slow summed currents (balance current, "
                                            "bp top-down and adjoint currents) are recomputed (default: every dt)")
+    test_images: int | None = param("int", None, low=0, strict=False, optional=True,
+                                    doc="classification tasks: held-out images shown once each, plasticity off, "
+                                        "after training, for the spike-read test_accuracy (default: the whole "
+                                        "test set; 0: no test phase)")
     count_window: float = param("time", 0.1, low=0, doc="counting window of spike-count correlations")
     rate_bin: float = param("time", 0.1, low=0, doc="bin width of stored rates rate_<pop>")
     record_spikes: bool = param("bool", True, doc="store spike times and indices in the results")

@@ -55,9 +55,16 @@ class SpikingNetwork:
     state_monitors : dict
         ``(variable, population) -> (StateMonitor, brian2 variable, population size)``.
     duration : float
-        Simulated time (s).
+        Simulated time (s): the training presentations and the test phase.
     stimulus : ndarray or None
-        Stimulus values of the first copy, ``(presentations, n_input)``.
+        Stimulus values of the first copy in the training presentations, ``(presentations, n_input)``.
+    train_duration : float
+        End (s) of the training presentations, where the test phase starts.
+    test_plan : ndarray or None
+        The held-out image each copy is shown in each test presentation, ``(presentations, copies)``
+        (-1: none); None without a test phase.
+    test_spikes : brian2.SpikeMonitor or None
+        Output spikes of every copy (the first copy's monitor when there is one copy).
     """
 
     net: b2.Network
@@ -69,6 +76,16 @@ class SpikingNetwork:
     state_monitors: dict = field(default_factory=dict)
     duration: float = 0.0
     stimulus: np.ndarray | None = None
+    train_duration: float = 0.0
+    test_plan: np.ndarray | None = None
+    test_spikes: b2.SpikeMonitor | None = None
+
+
+PHASE = "adapt"
+"""Name of the :class:`brian2.TimedArray` that every neuron group of a chain reads: 1 while the network
+learns, 0 in its test phase, where it freezes the slow running means (``xbar``, ``ubar``, ``*_bar``: the
+statistics of the training stream stay those the network saw) and switches the output's nudging off.
+:func:`copi_bio.spiking.chain.run.build` adds it to every group's namespace."""
 
 
 def structure_key(model: Model) -> str:
@@ -94,8 +111,8 @@ def delta_equations(model: Model, index: int, target: np.ndarray | None, namespa
     that sets the rate: the soma ``u`` (nudging) or the forward prediction
     ``a`` (``perturbation = "prediction"``, spike-driven formulation).
     Output with a ``target`` (``(presentations, n_out)``, added to
-    ``namespace``): ``delta = gamma (target - f(u)) f'(u)``, switched by the
-    shared variable ``nudge``; hidden populations with feedback:
+    ``namespace``): ``delta = gamma (target - f(u)) f'(u)``, switched off in the
+    test phase by ``adapt(t)`` (:data:`PHASE`); hidden populations with feedback:
     ``delta = f'(u) I_fb`` (``I_fb`` summed by the feedback synapses); with
     ``adjoint`` (``bp`` into a population with lateral inhibition ``M``),
     ``delta = f'(u) y`` with the adjoint of the lateral stage,
@@ -108,7 +125,7 @@ def delta_equations(model: Model, index: int, target: np.ndarray | None, namespa
     is_output = index == len(model.populations) - 1
     if is_output and target is not None and fb.gamma > 0:
         namespace["target"] = b2.TimedArray(target, dt=proto.t_present * second)
-        drive, extra = "gamma * (target(t, i) - f_rate) * fprime * nudge", "\nnudge : 1 (shared)"
+        drive, extra = "gamma * (target(t, i) - f_rate) * fprime * adapt(t)", ""
     elif not is_output and fb.mode != "none" and adjoint:
         namespace["tau_adj"] = model.lateral.tau_x * second
         drive, extra = "fprime * y", "\nI_fb : 1\nI_adj : 1\ndy/dt = (I_fb - I_adj - y) / tau_adj : 1"

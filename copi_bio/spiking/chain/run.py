@@ -7,10 +7,17 @@ stimuli, targets and plasticity gates are :class:`brian2.TimedArray`
 schedules, weights are sampled by monitors, and the metrics are computed
 afterwards from the weight snapshots and spike trains:
 
-* ``test_loss`` / ``test_accuracy``: the rate read-out of the learned
+* ``test_accuracy`` / ``test_loss`` (classification tasks, at the end of the run): read from the
+  network's own spikes in a **test phase** after the training presentations (:func:`_test_plan`,
+  :func:`_spike_readout`): every held-out image shown once for ``t_present`` (split among the copies),
+  every plasticity off, the output's nudging off and the slow running means frozen at their values
+  at the end of training (:data:`~copi_bio.spiking.chain.common.PHASE`); the class is the output cell
+  with the most spikes in ``[onset + t_settle, onset + t_present)``, ties broken at random (seeded);
+  ``test_loss`` is the mean squared error of the rate-decoded output ``(rate - rate_offset) / rate_scale``
+  against the one-hot target;
+* ``weights_test_loss`` / ``weights_test_accuracy``: the rate read-out of the learned
   effective weights ``f(W (I+M)^-1 (z - <z>))`` on the test set, layer by
-  layer (the rules learn on fluctuations around running means, so the input
-  of every connection is centred by its test-set mean);
+  layer (the input of every connection centred by its test-set mean), at every evaluation point;
 * ``inference_error_teacher``: ``||W_eff - W_T|| / ||W_T||`` (one connection);
 * ``mean_abs_corr_<pop>`` / ``mean_spike_count_corr_<pop>``: mean |r_sc| / mean
   r_sc of spike counts in ``spiking.count_window`` windows of each evaluation
@@ -49,8 +56,9 @@ TRIAL_MAX_VALUES = 20_000_000
 """Most values of one population's trial-count array."""
 
 
-def _gates(model: Model) -> tuple[np.ndarray, np.ndarray, float]:
-    """Factors of the forward and lateral learning rates (settle, onset, anneal) and their time step.
+def _gates(model: Model, test_presentations: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """Factors of the forward and lateral learning rates (settle, onset, anneal) and their time step;
+    0 during the ``test_presentations`` after the training presentations.
 
     The factors change only at presentation onsets and at the end of
     ``t_settle``, so they are sampled every ``gcd(t_present, t_settle)``
@@ -68,7 +76,22 @@ def _gates(model: Model) -> tuple[np.ndarray, np.ndarray, float]:
         fwd[:] = 0.0
     if model.lateral.rule == "none":
         lat[:] = 0.0
-    return fwd, lat, block * proto.dt
+    off = np.zeros(test_presentations * (steps // block))
+    return np.concatenate([fwd, off]), np.concatenate([lat, off]), block * proto.dt
+
+
+def _test_plan(model: Model, task: TaskData) -> np.ndarray:
+    """The held-out image each copy is shown in each test presentation, ``(presentations, copies)``:
+    copy ``c`` shows images ``c T ... (c + 1) T - 1``; -1 pads the last copy. Empty (no test phase) for
+    tasks without classes or with ``spiking.test_images = 0``."""
+    n = len(task.test_inputs) if task.classification else 0
+    if model.spiking.test_images is not None:
+        n = min(n, model.spiking.test_images)
+    copies = model.protocol.trials
+    per_copy = math.ceil(n / copies)
+    plan = np.full(per_copy * copies, -1, dtype=np.int64)
+    plan[:n] = np.arange(n)
+    return plan.reshape(copies, per_copy).T
 
 
 def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
@@ -97,7 +120,16 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     pops = model.populations
     n_layers = len(pops) - 1
     stim, target = _stimuli(task, model, data_rng)
-    fwd_gate, lat_gate, gate_dt = _gates(model)
+    plan = _test_plan(model, task)
+    n_test = plan.shape[0]
+    train_stim = stim[:, :pops[0].size]
+    if n_test:
+        stim = np.vstack([stim, task.test_inputs[np.clip(plan, 0, None)].reshape(n_test, -1)])
+        if target is not None:
+            target = np.vstack([target, np.zeros((n_test, target.shape[1]))])
+    phase = b2.TimedArray(np.concatenate([np.ones(proto.presentations), np.zeros(n_test)]),
+                          dt=proto.t_present * second)
+    fwd_gate, lat_gate, gate_dt = _gates(model, n_test)
     gate_w = b2.TimedArray(fwd_gate, dt=gate_dt * second)
     gate_l = b2.TimedArray(lat_gate, dt=gate_dt * second)
     chain = spike_driven if spk.neuron == "lif_spike" else trace
@@ -120,8 +152,12 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
             g = init_rng.standard_normal((n_src, pops[k].size)) * model.feedback.scale \
                 * np.sqrt(2.0 / (n_src + pops[k].size))
             extra.append(chain.build_random_feedback(model, k, groups[src], groups[k], g))
-    # spikes of the first copy (all copies are statistically alike)
+    # spikes of the first copy (all copies are statistically alike); in the test phase, of every copy's output
     spikes = [b2.SpikeMonitor(g[:p.size], name=f"spikes_{p.name}") for g, p in zip(groups, pops)]
+    test_spikes = spikes[-1]
+    if n_test and proto.trials > 1:
+        test_spikes = b2.SpikeMonitor(groups[-1], name=f"test_spikes_{pops[-1].name}")
+        spikes.append(test_spikes)
     snap_every = math.gcd(proto.eval_every, rec.weights_every or proto.eval_every)
     snap_dt = snap_every * proto.t_present * second
     weight_mons = {}
@@ -147,9 +183,14 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     objs = groups + [o for c in connections for o in (c.objects if isinstance(c, shared_weights.SharedTable)
                                                       else [c])] + extra + spikes
     objs += [m[0] for m in weight_mons.values()] + [m[0] for m in state_mons.values()]
+    for obj in objs:  # groups, and synapses that read a group's subexpressions
+        if isinstance(obj, (b2.NeuronGroup, b2.Synapses)):
+            obj.namespace[common.PHASE] = phase
     net = b2.Network(*objs)
     return common.SpikingNetwork(net, groups, forward, lateral, spikes, weight_mons, state_mons,
-                                 duration=proto.presentations * proto.t_present, stimulus=stim[:, :pops[0].size])
+                                 duration=(proto.presentations + n_test) * proto.t_present, stimulus=train_stim,
+                                 train_duration=proto.presentations * proto.t_present,
+                                 test_plan=plan if n_test else None, test_spikes=test_spikes if n_test else None)
 
 
 def _snapshots(model: Model, snet: common.SpikingNetwork) -> tuple[np.ndarray, dict[str, list[np.ndarray]]]:
@@ -157,12 +198,13 @@ def _snapshots(model: Model, snet: common.SpikingNetwork) -> tuple[np.ndarray, d
     times, mats = None, {}
     for name, (mon, source, var, to_matrix) in snet.weight_monitors.items():
         values = np.asarray(getattr(mon, var))  # (synapses, samples)
-        final = np.asarray(getattr(source, var)[:])
-        t = np.append(np.asarray(mon.t / second), snet.duration)
-        mats[name] = [to_matrix(values[:, s]) for s in range(values.shape[1])] + [to_matrix(final)]
-        times = t
+        final = np.asarray(getattr(source, var)[:])  # the test phase leaves the weights as training did
+        sampled = np.asarray(mon.t / second)
+        keep = np.flatnonzero(sampled < snet.train_duration - 1e-9)
+        times = np.append(sampled[keep], snet.train_duration)
+        mats[name] = [to_matrix(values[:, s]) for s in keep] + [to_matrix(final)]
     if times is None:
-        n = int(round(snet.duration / (model.protocol.eval_every * model.protocol.t_present)))
+        n = int(round(snet.train_duration / (model.protocol.eval_every * model.protocol.t_present)))
         times = np.arange(n + 1) * model.protocol.eval_every * model.protocol.t_present
     return times, mats
 
@@ -176,10 +218,43 @@ def _readout(model: Model, task: TaskData, ws: list[np.ndarray], ms: list[np.nda
         pop = model.populations[k + 1]
         f = transfer(pop.transfer, pop.slope)[0]
         h = f((h - h.mean(axis=0)) @ effective_weights(w, ms[k] if k < len(ms) else None, foldiak=True).T)
-    out = {"test_loss": float(np.mean((task.test_targets - h) ** 2))}
+    out = {"weights_test_loss": float(np.mean((task.test_targets - h) ** 2))}
     if task.classification:
-        out["test_accuracy"] = float(np.mean(np.argmax(h, axis=1) == task.test_labels))
+        out["weights_test_accuracy"] = float(np.mean(np.argmax(h, axis=1) == task.test_labels))
     return out
+
+
+def _spike_readout(model: Model, task: TaskData, snet: common.SpikingNetwork, record: RunRecord) -> dict:
+    """``test_accuracy`` and ``test_loss`` from the output spikes of the test phase (see the module
+    docstring); stores ``test_spike_counts`` ``(test_image, neuron_<out>)``, ``test_label`` and
+    ``test_prediction``."""
+    proto, out = model.protocol, model.populations[-1]
+    plan, n_out = snet.test_plan, out.size
+    times = np.asarray(snet.test_spikes.t / second)
+    cells = np.asarray(snet.test_spikes.i[:], dtype=np.int64)
+    start = snet.train_duration
+    k = np.floor((times - start) / proto.t_present + 1e-9).astype(np.int64)
+    within = times - start - k * proto.t_present
+    keep = (k >= 0) & (k < plan.shape[0]) & (within >= proto.t_settle - 1e-9)
+    copy, cell = np.divmod(cells[keep], n_out)
+    image = plan[k[keep], copy]
+    n_images = int(plan.max()) + 1
+    counts = np.zeros((n_images, n_out))
+    np.add.at(counts, (image[image >= 0], cell[image >= 0]), 1.0)
+    window = proto.t_present - proto.t_settle
+    noise = np.random.default_rng((model.seed, 31)).random(counts.shape)  # breaks ties only
+    prediction = np.argmax(counts + 0.5 * noise, axis=1)
+    labels = task.test_labels[:n_images]
+    r0, rs = model.spiking.rates(len(model.populations) - 1)
+    decoded = (counts / window - r0) / rs
+    record.variables["test_spike_counts"] = (("test_image", f"neuron_{out.name}"), counts, {
+        "long_name": f"spikes of each {out.name} cell in [onset + t_settle, onset + t_present) of each "
+                     "held-out image (test phase, plasticity off)", "units": "spikes", "window_s": window})
+    record.variables["test_label"] = (("test_image",), labels, {"long_name": "class of each held-out image"})
+    record.variables["test_prediction"] = (("test_image",), prediction, {
+        "long_name": "class read from the spikes: the output cell with the most spikes (ties at random)"})
+    return {"test_accuracy": float(np.mean(prediction == labels)),
+            "test_loss": float(np.mean((task.test_targets[:n_images] - decoded) ** 2))}
 
 
 def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: RunRecord) -> None:
@@ -188,7 +263,7 @@ def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: 
     n_layers = len(pops) - 1
     times, mats = _snapshots(model, snet)
     spikes = {p.name: (np.asarray(mon.t / second), np.asarray(mon.i[:], dtype=np.int64))
-              for p, mon in zip(pops, snet.spikes)}
+              for p, mon in zip(pops, snet.spikes)}  # the first copy's (a test monitor, if any, comes last)
     if spk.record_spikes:
         record.spikes = spikes
     record.spike_duration = snet.duration
@@ -223,6 +298,8 @@ def _collect(model: Model, task: TaskData, snet: common.SpikingNetwork, record: 
         if p % proto.eval_every and s != len(times) - 1:
             continue
         row = _readout(model, task, ws, ms)
+        if s == len(times) - 1 and snet.test_plan is not None:
+            row.update(_spike_readout(model, task, snet, record))
         if task.teacher is not None and n_layers == 1:
             w_eff = effective_weights(ws[0], ms[0], foldiak=True)
             row["inference_error_teacher"] = relative_error(w_eff, task.teacher)

@@ -97,8 +97,6 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
     group = common.neuron_group(pop, eqs, methods, copies=proto.trials, dt=proto.dt * second, namespace=ns,
                                 name=f"pop_{pop.name}", **spiking)
-    if "nudge" in eqs:
-        group.nudge = 1.0
     group.x = group.xbar = group.rate_f = group.rate_bar = ns["r0"]
     group.v = "rand()"
     if model.spiking.lif_noise > 0:

@@ -94,7 +94,7 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
 du/dt = (-u + I_ff + delta) / tau_u : 1
 I_ff : 1
 {delta}
-dubar/dt = (u - ubar) / tau_mean : 1
+dubar/dt = adapt(t) * (u - ubar) / tau_mean : 1
 f_rate = {f_expr} : 1
 fprime = {fp_expr} : 1
 rate = clip(r0 + rs * (f_rate - I_lat), 0 * Hz, rmax) : Hz
@@ -104,8 +104,6 @@ rate = clip(r0 + rs * (f_rate - I_lat), 0 * Hz, rmax) : Hz
     methods = ("exponential_euler", "euler") if pop.transfer == "linear" else ("euler",)
     group = neuron_group(pop, eqs, methods, dt=proto.dt * second, namespace=ns, name=f"pop_{pop.name}",
                          **_spiking_args(model))
-    if "nudge" in eqs:
-        group.nudge = 1.0
     group.x = ns["r0"]
     group.xbar = ns["r0"]
     if model.spiking.neuron == "lif_rate":
