@@ -61,3 +61,21 @@ def test_random_weights_read_out_at_chance():
                                                 "protocol.forward_onset=20"]))
     assert abs(float(ds["test_accuracy"].values[-1]) - 0.1) < 0.085
     assert float(ds["weights_test_accuracy"].values[-1]) < 0.25
+
+
+def test_longer_test_presentations_count_longer_windows():
+    """``spiking.test_present = 150 ms`` (3 x t_present): each held-out image is shown for 150 ms and its
+    spikes counted over [onset + 20 ms, onset + 150 ms); a value that is no multiple of t_present is
+    refused with the key, the value and what is allowed."""
+    ds = simulate(load_model("spiking_digits", [*SHORT[:-1], "spiking.test_images=10", "spiking.test_present=150 ms"]))
+    times, cells = ds["spike_time_output"].values, ds["spike_index_output"].values
+    for k in (0, 9):
+        start = 1.0 + k * 0.15
+        sel = (times >= start + 0.02 - 1e-9) & (times < start + 0.15 - 1e-9)
+        np.testing.assert_array_equal(ds["test_spike_counts"].values[k], np.bincount(cells[sel], minlength=10))
+    assert ds["test_spike_counts"].attrs["window_s"] == pytest.approx(0.13)
+    assert ds.attrs["spike_duration"] == pytest.approx(1.0 + 10 * 0.15)
+    from copi_bio.errors import ModelError
+    with pytest.raises(ModelError) as info:
+        load_model("spiking_digits", [*SHORT, "spiking.test_present=120 ms"])
+    assert info.value.key == "spiking.test_present" and "whole multiple of protocol.t_present" in info.value.allowed

@@ -43,6 +43,11 @@ class ChainChecks(StabilityCriteria):
         if proto.t_settle >= proto.t_present:
             raise ModelError("protocol.t_settle", f"{proto.t_settle * 1e3:g} ms",
                              f"shorter than t_present = {proto.t_present * 1e3:g} ms")
+        test = self.spiking.test_present
+        if test is not None and (abs(test / proto.t_present - round(test / proto.t_present)) > 1e-6
+                                 or round(test / proto.t_present) < 1):
+            raise ModelError("spiking.test_present", f"{test * 1e3:g} ms",
+                             f"a positive whole multiple of protocol.t_present = {proto.t_present * 1e3:g} ms")
         # Exponential Euler integrates each leak exactly. With self-consistent
         # nudging the somata feed back on themselves through the perturbation (an
         # explicit coupling that needs dt <= tau); in the prediction formulation a

@@ -98,6 +98,10 @@ class SpikingParams(SpecBase):
                                     doc="classification tasks: held-out images shown once each, plasticity off, "
                                         "after training, for the spike-read test_accuracy (default: the whole "
                                         "test set; 0: no test phase)")
+    test_present: float | None = param("time", None, low=0, optional=True,
+                                       doc="classification tasks: how long each held-out image is shown in the "
+                                           "test phase, a whole multiple of protocol.t_present (default: "
+                                           "t_present); spikes are counted from t_settle after onset")
     count_window: float = param("time", 0.1, low=0, doc="counting window of spike-count correlations")
     rate_bin: float = param("time", 0.1, low=0, doc="bin width of stored rates rate_<pop>")
     record_spikes: bool = param("bool", True, doc="store spike times and indices in the results")

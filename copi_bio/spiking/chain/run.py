@@ -80,6 +80,12 @@ def _gates(model: Model, test_presentations: int = 0) -> tuple[np.ndarray, np.nd
     return np.concatenate([fwd, off]), np.concatenate([lat, off]), block * proto.dt
 
 
+def _test_hold(model: Model) -> int:
+    """How many ``t_present`` each held-out image is shown for (``spiking.test_present``)."""
+    test = model.spiking.test_present
+    return 1 if test is None else int(round(test / model.protocol.t_present))
+
+
 def _test_plan(model: Model, task: TaskData) -> np.ndarray:
     """The held-out image each copy is shown in each test presentation, ``(presentations, copies)``:
     copy ``c`` shows images ``c T ... (c + 1) T - 1``; -1 pads the last copy. Empty (no test phase) for
@@ -121,10 +127,12 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     n_layers = len(pops) - 1
     stim, target = _stimuli(task, model, data_rng)
     plan = _test_plan(model, task)
-    n_test = plan.shape[0]
+    hold = _test_hold(model)
+    n_test = plan.shape[0] * hold  # presentations of t_present in the test phase
     train_stim = stim[:, :pops[0].size]
     if n_test:
-        stim = np.vstack([stim, task.test_inputs[np.clip(plan, 0, None)].reshape(n_test, -1)])
+        shown = np.repeat(task.test_inputs[np.clip(plan, 0, None)].reshape(plan.shape[0], -1), hold, axis=0)
+        stim = np.vstack([stim, shown])
         if target is not None:
             target = np.vstack([target, np.zeros((n_test, target.shape[1]))])
     phase = b2.TimedArray(np.concatenate([np.ones(proto.presentations), np.zeros(n_test)]),
@@ -230,25 +238,26 @@ def _spike_readout(model: Model, task: TaskData, snet: common.SpikingNetwork, re
     ``test_prediction``."""
     proto, out = model.protocol, model.populations[-1]
     plan, n_out = snet.test_plan, out.size
+    shown = _test_hold(model) * proto.t_present
     times = np.asarray(snet.test_spikes.t / second)
     cells = np.asarray(snet.test_spikes.i[:], dtype=np.int64)
     start = snet.train_duration
-    k = np.floor((times - start) / proto.t_present + 1e-9).astype(np.int64)
-    within = times - start - k * proto.t_present
+    k = np.floor((times - start) / shown + 1e-9).astype(np.int64)
+    within = times - start - k * shown
     keep = (k >= 0) & (k < plan.shape[0]) & (within >= proto.t_settle - 1e-9)
     copy, cell = np.divmod(cells[keep], n_out)
     image = plan[k[keep], copy]
     n_images = int(plan.max()) + 1
     counts = np.zeros((n_images, n_out))
     np.add.at(counts, (image[image >= 0], cell[image >= 0]), 1.0)
-    window = proto.t_present - proto.t_settle
+    window = shown - proto.t_settle
     noise = np.random.default_rng((model.seed, 31)).random(counts.shape)  # breaks ties only
     prediction = np.argmax(counts + 0.5 * noise, axis=1)
     labels = task.test_labels[:n_images]
     r0, rs = model.spiking.rates(len(model.populations) - 1)
     decoded = (counts / window - r0) / rs
     record.variables["test_spike_counts"] = (("test_image", f"neuron_{out.name}"), counts, {
-        "long_name": f"spikes of each {out.name} cell in [onset + t_settle, onset + t_present) of each "
+        "long_name": f"spikes of each {out.name} cell in [onset + t_settle, onset + test_present) of each "
                      "held-out image (test phase, plasticity off)", "units": "spikes", "window_s": window})
     record.variables["test_label"] = (("test_image",), labels, {"long_name": "class of each held-out image"})
     record.variables["test_prediction"] = (("test_image",), prediction, {
