@@ -134,5 +134,5 @@ def test_a_sweep_combines_runs_with_trial_counts_into_metrics_only(repeated, tmp
     run = Run(index=(0,), seed=1, overrides=(), name="run", model=load_model("spiking_lif_digits_hidden"))
     out = combine_runs([run], {"task.train_size": [3]}, [1], lambda r: path, lambda r: tmp_path / "none.json", {})
     assert str(out["status"].values[0, 0]) == "complete"
-    np.testing.assert_array_equal(out["test_accuracy"].values[0, 0], ds["test_accuracy"].values)
+    np.testing.assert_array_equal(out["weights_test_accuracy"].values[0, 0], ds["weights_test_accuracy"].values)
     assert not [v for v in out.variables if str(v).startswith("trial_")]
