@@ -29,7 +29,7 @@ from study import parser, run_or_load, write_table
 
 COPIES = "spiking_lif_digits_copies"
 SMALL = ["protocol.trials=4", "protocol.presentations=60", "protocol.eval_every=20", "protocol.forward_onset=10",
-         "spiking.test_images=80"]
+         "spiking.test_images=80", "spiking.test_present='100 ms'"]
 RATE = ["backend=rate", "protocol.dt='1 ms'"]
 
 

@@ -197,7 +197,8 @@ def test_spiking_digits_with_parallel_copies_learns_in_a_short_run(tmp_path):
     ``gamma = 50`` needs the centred forward rule: without it the weights run away within a second
     (the slow test below)."""
     ds = simulate(load_model(COPIES, ["protocol.trials=4", "protocol.presentations=200", "protocol.eval_every=100",
-                                      "protocol.anneal=100", f"spiking.build_dir='{tmp_path}'"]))
+                                      "protocol.anneal=100", "spiking.test_present='100 ms'",
+                                      f"spiking.build_dir='{tmp_path}'"]))
     acc = ds["weights_test_accuracy"].values
     spikes = float(ds["test_accuracy"].values[-1])
     print(f"4 copies, 20 s: weights' read-out {np.round(acc, 3)}, from spikes {spikes:.3f}")
