@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from copi_bio.analysis import features
-from copi_bio.analysis.figures import save_figure
+from copi_bio.analysis.figure_io import save_figure
 from study import parser, trained_digits_network, write_table
 
 

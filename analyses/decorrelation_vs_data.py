@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from copi_bio.analysis import correlations, recordings, reference
-from copi_bio.analysis.figures import save_figure
+from copi_bio.analysis.figure_io import save_figure
 from study import parser, run_or_load, write_table
 
 WINDOWS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.5, 1.0)
@@ -24,9 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--recording", default=None, help="your spike recording (Neo file or .npz)")
     args = p.parse_args(argv)
     n = 200 if args.small else 1200
-    ds = run_or_load("spiking_decorrelation", [f"protocol.presentations={n}"], args.out,
+    ds = run_or_load("spiking_trace_decorrelation", [f"protocol.presentations={n}"], args.out,
                      f"spiking_decorrelation_{n}")
-    base = run_or_load("spiking_decorrelation", [f"protocol.presentations={n // 4}", "lateral.rule=\"none\""],
+    base = run_or_load("spiking_trace_decorrelation", [f"protocol.presentations={n // 4}", "lateral.rule=\"none\""],
                        args.out, f"spiking_decorrelation_no_lateral_{n // 4}")
     duration = float(ds.attrs["spike_duration"])
     span = float(base.attrs["spike_duration"])

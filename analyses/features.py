@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from copi_bio.analysis import features
-from copi_bio.analysis.figures import save_figure
+from copi_bio.analysis.figure_io import save_figure
 from copi_bio.metrics import mean_abs_offdiag
 from study import parser, trained_digits_network, write_table
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from copi_bio.analysis import learning
 from copi_bio.errors import SimulationError
-from copi_bio.analysis.figures import save_figure
+from copi_bio.analysis.figure_io import save_figure
 from study import parser, run_or_load, write_table
 
 SGD = ['lateral.rule="none"', 'plasticity.rule="delta"', "protocol.forward_onset=0"]

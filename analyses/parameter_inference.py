@@ -9,7 +9,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from copi_bio.analysis.figures import plot_teacher_scatter, save_figure
+from copi_bio.analysis.figure_io import save_figure
+from copi_bio.analysis.figures import plot_teacher_scatter
 from study import parser, run_or_load, write_table
 
 

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from copi_bio.analysis import learning
-from copi_bio.analysis.figures import save_figure
+from copi_bio.analysis.figure_io import save_figure
 from study import parser, run_or_load, write_table
 
 COPIES = "spiking_lif_digits_copies"

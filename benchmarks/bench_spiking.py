@@ -37,7 +37,7 @@ def make_model(seconds: float, device: str, build_dir: str | None = None):
             "protocol.t_settle=0 ms"]
     if build_dir:
         sets.append(f"spiking.build_dir={build_dir}")
-    return load_model("spiking_teacher_student", sets)
+    return load_model("spiking_trace_teacher_student", sets)
 
 
 def run_copi(model) -> tuple[float, float, int]:

@@ -1,18 +1,23 @@
-"""Command line: ``copi-bio run | sweep | models | show | analyze | export | validate``."""
+"""Command line: copi-bio run | sweep | models | show | analyze | export | validate."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shutil
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import CheckpointError, CopiBioError, SimulationError
-from .modelfile import DEFAULT_MODEL, available_models, load_model, model_hash, read_model_table
+from .modelfile import DEFAULT_MODEL, available_models, load_model_cli, model_about, model_hash, read_model_table
 from .outdir import output_path, prepare_output_folder
 from .rate.checkpoint import checkpoint_path, read_header, remove_checkpoint
-from .results import check_replace, open_result, save_result, summarize
+from .results import check_replace, file_kind, open_result, save_result, summarize
 from .simulation import simulate
 from .spec import Model
+from .library import FAMILIES
+from .version import __version__
 
 
 def run_paths(out_dir: str | Path, model: Model) -> dict[str, Path]:
@@ -45,7 +50,7 @@ def _checkpoint_to_use(ckpt: Path, model: Model, every: int | None, overwrite: b
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    model = load_model(args.model, args.set)
+    model = load_model_cli(args.model, args.set)
     out_dir = prepare_output_folder(args.out)  # before simulating: fail now, not after the run
     paths = run_paths(out_dir, model)
     target, digest = paths["result"], model_hash(model)
@@ -94,7 +99,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         grid[key] = values
     sweep = Sweep(args.model, grid, parse_seeds(args.seeds), args.out, args.set, overwrite=args.overwrite)
     prepare_output_folder(sweep.out_dir)  # before announcing the sweep (Sweep.run checks again)
-    n = len(sweep.seeds) * int(__import__("math").prod(len(v) for v in grid.values()))
+    n = len(sweep.runs())  # every grid point validated before anything is announced
     where = args.scheduler or f"a LocalCluster with {args.workers} worker(s)"
     print(f"sweep of {sweep.model_path.stem}: {n} runs on {where} -> {sweep.out_dir}", file=sys.stderr)
     ds = sweep.run(workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
@@ -107,14 +112,35 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from .library import format_wall_time
+
     if args.print:
         _, path = read_model_table(args.print)
         print(path.read_text(), end="")
         return 0
+    rows = []
     for name, path in available_models().items():
         data, _ = read_model_table(path)
-        mark = " (default)" if name == DEFAULT_MODEL else ""
-        print(f"{name:28s} {data.get('description', '')}{mark}\n{'':28s} {path}")
+        about = model_about(path)
+        backend = str(data.get("backend", "rate"))
+        kind = "E/I network" if "network" in data else ("chain" if backend == "spiking" else "")
+        backend_text = f"{backend} ({kind})" if kind else backend
+        if args.backend and args.backend != backend:
+            continue
+        if args.family and (about is None or about.family != args.family):
+            continue
+        if about is None:
+            rows.append((name, "", backend_text, "", str(data.get("description", ""))))
+            continue
+        result = about.result if about.status == "current" else f"superseded by {about.replaced_by}: {about.result}"
+        rows.append((name + (" (default)" if name == DEFAULT_MODEL else ""), about.family, backend_text,
+                     format_wall_time(about.wall_time), result))
+    header = ("MODEL", "FAMILY", "BACKEND", "WALL", "MEASURED")
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(4)]
+    room = max(30, shutil.get_terminal_size((160, 20)).columns - sum(widths) - 8)
+    for row in [header, *rows]:
+        text = row[4] if len(row[4]) <= room else row[4][: room - 3] + "..."
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + text)
     return 0
 
 
@@ -128,10 +154,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis.figures import standard_figures
+    from .analysis.sweep_figures import plot_sweep
 
-    ds = open_result(args.result)
+    ds = open_result(args.result, expect=("result", "sweep"))
     out = prepare_output_folder(args.out if args.out else Path(args.result).with_suffix(""))
-    for path in standard_figures(ds, out):
+    paths = plot_sweep(ds, out) if file_kind(ds) == "sweep" else standard_figures(ds, out)
+    if not paths:
+        raise CopiBioError(f"{args.result}: nothing to draw (no metrics, spikes or weights in the file)")
+    for path in paths:
         print(path)
     return 0
 
@@ -198,10 +228,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+DESCRIPTION = """\
+Continuous-time rate and spiking simulation of constrained parameter inference (COPI):
+run model files, sweep them over keys and seeds, look at and export the results, and score
+models beside recordings. copi-bio COMMAND --help says more; the user guide is in docs/."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``copi-bio`` argument parser."""
-    parser = argparse.ArgumentParser(prog="copi-bio", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="copi-bio", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"copi-bio {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="simulate a model file (default: the embedded teacher_student)")
     run.add_argument("model", nargs="?", default=None, help="model file or library name")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -236,15 +274,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "always kept")
     sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
-    models = sub.add_parser("models", help="list the model library")
+    models = sub.add_parser("models", help="list the model library: family, backend, wall time on 2 cores and "
+                            "the measured result of every model file")
     models.add_argument("--print", metavar="NAME", help="print a model file's text")
+    models.add_argument("--family", choices=sorted(FAMILIES), help="only this family")
+    models.add_argument("--backend", choices=("rate", "spiking"), help="only this backend")
     models.set_defaults(func=_cmd_models)
     show = sub.add_parser("show", help="summarise a result file")
     show.add_argument("result", help="result .nc file")
     show.add_argument("--model", action="store_true", help="also print the resolved model file")
     show.set_defaults(func=_cmd_show)
-    analyze = sub.add_parser("analyze", help="standard figures (PNG and SVG) of a result file")
-    analyze.add_argument("result", help="result .nc file")
+    analyze = sub.add_parser("analyze", help="standard figures (PNG and SVG) of a result or sweep file: "
+                             "metrics over time; spiking runs: raster, rates, ISI CV, r_sc and r_sc against "
+                             "the window; sweeps: every metric against every swept key")
+    analyze.add_argument("result", help="result .nc file or a sweep's sweep.nc")
     analyze.add_argument("--out", default=None, help="figure folder (default: next to the result)")
     analyze.set_defaults(func=_cmd_analyze)
     export = sub.add_parser("export", help="write a result file as NWB (spikes as units, recorded states and "
@@ -259,8 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate", help="score models, results, sweeps and recordings on the decorrelation phenomena; "
         "with no argument, run the shipped suite against published phenomena",
-        description="With no MODEL/RESULT/SWEEP argument and at most one --recording: the shipped suite "
-        "(shipped models against published phenomena, the recording scored beside them). Otherwise every phenomenon the given runs "
+        description="With no MODEL/RESULT/SWEEP argument and at most one --recording: the shipped suite, "
+        "which simulates the shipped E/I network (spiking_ei_small, with and without stimulus epochs) and "
+        "the spiking digits chain (spiking_lif_digits_hidden, with and without lateral learning) and "
+        "compares six predictions with published observations (about 3 min on 2 cores, --small about 1.5 "
+        "min, plus 20-30 s per first C++ build); the recording is scored beside them. Otherwise every "
+        "phenomenon the given runs "
         "and recordings support is scored (noise correlations at repeated stimuli, their window, rate and "
         "tuning dependence, spontaneous against evoked, Fano factor before and after onset): a score "
         "matrix printed and written as scores.csv and scores.png, one figure per phenomenon, "
@@ -288,9 +335,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOG = logging.getLogger("copi_bio.cli")
+
+
+def _log_dependency_deprecations() -> None:
+    """Deprecation warnings raised inside our dependencies (Brian2's use of pyparsing, say) go to the
+    ``copi_bio.cli`` logger at DEBUG level instead of the terminal; copi_bio's own warnings are shown
+    as one line, every other warning as Python shows it."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        ours = "copi_bio" in str(filename)
+        if issubclass(category, DeprecationWarning) and not ours:
+            LOG.debug("%s:%s: %s: %s", filename, lineno, category.__name__, message)
+        elif ours and not issubclass(category, DeprecationWarning):
+            print(f"copi-bio: warning: {message}", file=sys.stderr)  # one line, no source excerpt
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for user errors)."""
     args = build_parser().parse_args(argv)
+    _log_dependency_deprecations()
     try:
         return args.func(args)
     except CopiBioError as err:

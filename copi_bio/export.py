@@ -48,6 +48,7 @@ import datetime as _dt
 import json
 import re
 import warnings
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,7 @@ from .errors import CopiBioError
 from .outdir import output_path, prepare_output_folder
 from .results import check_replace, identity
 from .trials import result_populations_with_trials
+from .units import parse_quantity
 
 if TYPE_CHECKING:
     from pynwb import NWBFile
@@ -67,6 +69,8 @@ ATTRS_NAME = "copi_bio_result_attrs"
 TRIAL_LAYOUT = "copi_bio_trial_layout"
 """Name of the scratch entry (JSON) that says how a file's trials table and units bin into trial counts."""
 RATES_MODULE = "binned_rates"
+SYNTHETIC_CONSTRUCT = "http://purl.obolibrary.org/obo/NCBITaxon_32630"
+"""The NCBI taxon 'synthetic construct', the species of a simulated network's NWB Subject."""
 _STATE = re.compile(r"^(r|u|delta|x)_(.+)$")
 _STATE_DOCS = {  # variable -> (unit, meaning)
     "r": ("a.u.", "rate r = f(u) (dimensionless model rate, arbitrary units, not Hz)"),
@@ -165,6 +169,27 @@ def _notes(ds: xr.Dataset) -> str:
     lines.append("The resolved model file is in general/source_script; every attribute of the copi_bio result "
                  f"is in scratch/{ATTRS_NAME} (JSON).")
     return "\n".join(lines)
+
+
+def time_step(ds: xr.Dataset) -> float | None:
+    """The run's integration step ``protocol.dt`` (s), read from its resolved model file; None where the
+    result carries no model file."""
+    try:
+        return parse_quantity(tomllib.loads(str(ds.attrs.get("model_toml", "")))["protocol"]["dt"], "time",
+                              "protocol.dt")
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, CopiBioError):
+        return None
+
+
+def _sampling(times: np.ndarray) -> dict[str, Any]:
+    """``starting_time`` and ``rate`` of a regularly sampled series (to 1e-9 of the step), else its
+    ``timestamps``."""
+    times = np.asarray(times, dtype=float)
+    if times.size >= 2:
+        step = np.diff(times)
+        if np.all(np.abs(step - step[0]) <= 1e-9 * max(abs(step[0]), 1e-12)) and step[0] > 0:
+            return {"starting_time": float(times[0]), "rate": float(1.0 / step[0])}
+    return {"timestamps": times}
 
 
 def _add_units(nwb: "NWBFile", ds: xr.Dataset) -> None:
@@ -268,13 +293,21 @@ def to_nwb(ds: xr.Dataset) -> "NWBFile":
         source_script_file_name=f"{name}.toml",
         was_generated_by=versions,
         notes=_notes(ds),
+        subject=pynwb.file.Subject(
+            subject_id=f"{name}_seed{attrs.get('seed', '')}", sex="O", date_of_birth=_start_time(ds),
+            species=SYNTHETIC_CONSTRUCT,
+            description=(f"a simulated network, no animal: copi_bio model {name!r} ({backend} backend), seed "
+                         f"{attrs.get('seed', '')}; the resolved model file is the source script, sex 'O' "
+                         "(other: not applicable), species the NCBI taxon 'synthetic construct' and the date of birth "
+                         "the run's creation time")),
     )
     nwb.add_scratch(json.dumps(attrs, sort_keys=True), name=ATTRS_NAME,
                     description="every attribute of the copi_bio result Dataset (JSON object)")
     if spiking:
-        nwb.units = pynwb.misc.Units(name="units", description=(
+        nwb.units = pynwb.misc.Units(name="units", resolution=time_step(ds) or -1.0, description=(
             "spikes of the recorded neurons of the simulated populations: one unit per recorded neuron, all its "
-            "spike times (s); 'population' and 'neuron' give its population and index within it"))
+            "spike times (s, on the simulation's time grid of step 'resolution'); 'population' and 'neuron' give "
+            "its population and index within it"))
         _add_units(nwb, ds)
     populations = trial_populations(ds)
     if populations:
@@ -282,15 +315,16 @@ def to_nwb(ds: xr.Dataset) -> "NWBFile":
     for var_name, var, pop in states:
         unit, meaning = (_SPIKING_STATE_DOCS if backend == "spiking" else {}).get(var, _STATE_DOCS[var])
         nwb.add_acquisition(pynwb.TimeSeries(
-            name=var_name, data=ds[var_name].values, unit=unit, timestamps=ds["time"].values,
+            name=var_name, data=ds[var_name].values, unit=unit, **_sampling(ds["time"].values),
             description=(f"{meaning} of population {pop!r}; dims (time, trial, neuron): the recorded parallel "
                          "trials and the population's neurons in index order")))
+    rates = [(var_name, pop) for var_name, pop in rates if ds[var_name].shape[0] >= ds[var_name].shape[1]]
     if rates:
         module = nwb.create_processing_module(RATES_MODULE, "firing rates binned from the spikes (Hz)")
         for var_name, pop in rates:
             width = 2 * float(ds["time_bin"].values[0])  # the first bin starts at 0
             module.add(pynwb.TimeSeries(
-                name=var_name, data=ds[var_name].values, unit="Hz", timestamps=ds["time_bin"].values,
+                name=var_name, data=ds[var_name].values, unit="Hz", **_sampling(ds["time_bin"].values),
                 description=(f"firing rate of population {pop!r}: spike count in the {width:g} s bin centred on "
                              "the timestamp divided by the bin width (Hz); dims (time_bin, neuron), the columns "
                              f"are the units of population {pop!r} in the order of their rows in the units table")))

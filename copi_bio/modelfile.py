@@ -10,6 +10,7 @@ imports it; backends receive spec objects.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import tomllib
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Iterable, Mapping
 import tomli_w
 
 from .errors import ModelError
+from .library import About, split_about
 from .spec import Model, NetworkModel, set_key
 
 DEFAULT_MODEL = "teacher_student"
@@ -56,18 +58,25 @@ def resolve_model_path(model: str | Path | None) -> Path:
     library = available_models()
     if str(model) in library:
         return library[str(model)]
-    raise ModelError("MODEL", str(model), "an existing .toml file or a library model name: "
-                     + ", ".join(sorted(library)))
+    text = str(model)
+    if path.suffix == ".toml" or len(path.parts) > 1:
+        what = "a directory" if path.is_dir() else "not found"
+        raise ModelError("MODEL", text, f"an existing model file ({text} is {what})")
+    close = difflib.get_close_matches(text, library, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ModelError("MODEL", text, f"{hint}a model file path or a library model name "
+                     "(copi-bio models lists them)")
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse ``key.path=value`` (value in TOML syntax; bare words are strings)."""
+def parse_override(text: str, source: str = "--set") -> tuple[list[str], Any]:
+    """Parse ``key.path=value`` (value in TOML syntax; bare words are strings); ``source`` names
+    where the text came from in errors (``--set`` on the command line, ``overrides`` in Python)."""
     if "=" not in text:
-        raise ModelError("--set", text, "KEY=VALUE, e.g. protocol.presentations=500")
+        raise ModelError(source, text, "KEY=VALUE, e.g. protocol.presentations=500")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ModelError("--set", text, "a dotted key such as feedback.gamma")
+        raise ModelError(source, text, "a dotted key such as feedback.gamma")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -75,15 +84,36 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Return a copy of the raw model table with ``--set`` overrides applied.
+Overrides = Mapping[str, Any] | Iterable[str] | str | None
+"""Model-file keys to change: a mapping ``{"protocol.trials": 64}``, ``"key=value"`` texts (as
+``copi-bio run --set`` takes them), or one such text."""
+
+
+def override_items(overrides: Overrides, source: str = "--set") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` pairs of ``overrides`` (see :data:`Overrides`), in order."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [(str(key), value) for key, value in overrides.items()]
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    items = []
+    for text in overrides:
+        if not isinstance(text, str):
+            raise ModelError(source, text, "'key=value' texts or a mapping of dotted keys to values")
+        parts, value = parse_override(text, source)
+        items.append((".".join(parts), value))
+    return items
+
+
+def apply_overrides(data: dict[str, Any], overrides: Overrides, source: str = "--set") -> dict[str, Any]:
+    """Return a copy of the raw model table with ``overrides`` (:data:`Overrides`) applied.
 
     Populations are addressed by name: ``populations.hidden.size=50``.
     """
     data = copy.deepcopy(data)
-    for text in overrides:
-        parts, value = parse_override(text)
-        set_key(data, ".".join(parts), value)
+    for key, value in override_items(overrides, source):
+        set_key(data, key, value)
     return data
 
 
@@ -96,6 +126,7 @@ def parse_model(data: Mapping[str, Any], source: str = "<memory>") -> Model | Ne
     ModelError
         Naming the key, the value and what is allowed.
     """
+    data, _ = split_about(data, source)  # the file's description, not part of the model
     return (NetworkModel if "network" in data else Model).parse(data, source)
 
 
@@ -114,7 +145,7 @@ def read_model_table(model: str | Path | None = None) -> tuple[dict[str, Any], P
     return data, path
 
 
-def load_model(model: str | Path | None = None, overrides: Iterable[str] = ()) -> Model:
+def load_model(model: str | Path | None = None, overrides: Overrides = None, /, **keys: Any) -> Model:
     """Load and validate a model file.
 
     Parameters
@@ -122,8 +153,11 @@ def load_model(model: str | Path | None = None, overrides: Iterable[str] = ()) -
     model : str or Path, optional
         A ``.toml`` path or a library model name (see :func:`available_models`);
         ``None`` loads the embedded default (``teacher_student``).
-    overrides : iterable of str
-        ``"key.path=value"`` settings applied before validation.
+    overrides : mapping or iterable of str, optional
+        Keys changed before validation: ``{"protocol.trials": 64}`` (values as in a model file),
+        or ``"key.path=value"`` texts as ``copi-bio run --set`` takes them.
+    **keys
+        More keys, a double underscore for each dot: ``protocol__trials=64``.
 
     Returns
     -------
@@ -131,12 +165,29 @@ def load_model(model: str | Path | None = None, overrides: Iterable[str] = ()) -
 
     Examples
     --------
-    >>> m = load_model("teacher_student", ["protocol.presentations=10"])
+    >>> m = load_model("teacher_student", {"protocol.presentations": 10})
     >>> m.protocol.presentations
     10
+    >>> load_model("teacher_student", protocol__presentations=20).protocol.presentations
+    20
     """
     data, path = read_model_table(model)
-    return parse_model(apply_overrides(data, overrides), str(path))
+    data = apply_overrides(data, overrides, source="overrides")
+    data = apply_overrides(data, {key.replace("__", "."): value for key, value in keys.items()}, source="keys")
+    return parse_model(data, str(path))
+
+
+def model_about(model: str | Path) -> About | None:
+    """The checked ``[about]`` table of a model file or library name (None where it has none)."""
+    data, path = read_model_table(model)
+    return split_about(data, str(path))[1]
+
+
+def load_model_cli(model: str | None, settings: Iterable[str]) -> Model:
+    """:func:`load_model` for the command line: ``settings`` are ``--set`` texts, and errors in them
+    say ``--set``."""
+    data, path = read_model_table(model)
+    return parse_model(apply_overrides(data, settings, source="--set"), str(path))
 
 
 def dumps_model(model: Model) -> str:

@@ -270,18 +270,44 @@ def save_result(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Pa
     return atomic_write(path, write)
 
 
-def open_result(path: str | Path) -> xr.Dataset:
+FILE_KINDS = {
+    "result": "a run's result file (copi-bio run)",
+    "sweep": "a sweep's combined file (copi-bio sweep)",
+    "nwb": "an NWB file (copi-bio export; read recordings with copi_bio.analysis.trial_io.read_trials)",
+    "netcdf": "a netCDF/HDF5 file that copi_bio did not write",
+}
+"""What each kind of file :func:`file_kind` tells apart is."""
+
+
+def file_kind(ds: xr.Dataset) -> str:
+    """``"result"``, ``"sweep"``, ``"nwb"`` or ``"netcdf"`` (:data:`FILE_KINDS`), from the attributes."""
+    if "sweep_hash" in ds.attrs:
+        return "sweep"
+    if "model_hash" in ds.attrs and "backend" in ds.attrs:
+        return "result"
+    if "nwb_version" in ds.attrs or ds.attrs.get("neurodata_type") == "NWBFile":
+        return "nwb"
+    return "netcdf"
+
+
+def open_result(path: str | Path, expect: tuple[str, ...] = ("result",)) -> xr.Dataset:
     """Load a result file fully into memory (the file is closed afterwards).
 
     A file that declares more than :data:`copi_bio.bounded.MAX_RESULT_BYTES`
-    of data is refused (:class:`copi_bio.bounded.InputTooLarge`) before any is read.
+    of data is refused (:class:`copi_bio.bounded.InputTooLarge`) before any is read, and so is a
+    file whose kind (:func:`file_kind`) is not one of ``expect``.
     """
     path = Path(path)
     if not path.is_file():
-        raise CopiBioError(f"result file {str(path)!r} does not exist")
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise CopiBioError(f"result file {str(path)!r} {what}")
     try:
         check_declared_bytes(path, MAX_RESULT_BYTES)
         with xr.open_dataset(path, engine="netcdf4") as ds:
+            kind = file_kind(ds)
+            if kind not in expect:
+                raise CopiBioError(f"{str(path)!r} is {FILE_KINDS[kind]}, not "
+                                   + " or ".join(FILE_KINDS[k].split(" (")[0] for k in expect))
             return ds.load()
     except (OSError, ValueError) as err:
         raise CopiBioError(f"{str(path)!r} is not a readable netCDF result file: {err}") from None
@@ -299,7 +325,8 @@ def summarize(ds: xr.Dataset) -> str:
         lines.append(f"wall time   {float(ds.attrs['wall_time_s']):.2f} s")
     if "t_eval" in ds.dims:
         t = ds["t_eval"].values
-        lines.append(f"simulated   {t[-1]:.4g} s, {int(ds['presentation'].values[-1])} presentations")
+        presented = f", {int(ds['presentation'].values[-1])} presentations" if "trials" in ds.attrs else ""
+        lines.append(f"simulated   {t[-1]:.4g} s{presented}")
         lines.append(f"{'metric':42s} {'start':>11s} {'end':>11s}")
         for name, var in ds.data_vars.items():
             if var.dims == ("t_eval",):

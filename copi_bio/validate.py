@@ -31,7 +31,7 @@ import xarray as xr
 from . import trials
 from .analysis import recording_statistics as rstat
 from .analysis import resampling, scores, suite_recording, trial_stats, validation
-from .analysis.figures import save_figure
+from .analysis.figure_io import save_figure
 from .analysis.trial_io import read_trials
 from .atomic import atomic_write
 from .errors import CopiBioError
@@ -149,7 +149,7 @@ def _sweep_runs(folder: Path) -> list[tuple[str, Path, dict]]:
     if not combined.is_file():
         raise CopiBioError(f"{folder}: not a sweep folder (no sweep.nc); give a model, a result .nc or a sweep folder")
     try:
-        spec = json.loads(open_result(combined).attrs["sweep"])
+        spec = json.loads(open_result(combined, expect=("sweep",)).attrs["sweep"])
         grid, seeds, overrides = dict(spec["grid"]), list(spec["seeds"]), list(spec.get("overrides", []))
     except (KeyError, TypeError, ValueError) as err:
         raise CopiBioError(f"{combined}: no readable sweep record in its attribute 'sweep' ({err})") from None

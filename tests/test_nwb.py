@@ -9,12 +9,14 @@ import sys
 
 import numpy as np
 import pytest
+from nwbinspector import inspect_nwbfile
 from pynwb import NWBHDF5IO, validate
 
 import copi_bio
 from conftest import ROOT, small_model
 from copi_bio.analysis.recordings import load_spiketrains
 from copi_bio.cli import main
+from copi_bio.errors import CopiBioError
 from copi_bio.modelfile import parse_model, read_model_table
 
 SUBSET = [1, 5, 7, 20, 33]  # recorded neurons of each population of the E/I network
@@ -54,7 +56,7 @@ def ei_run():
 
 @pytest.fixture(scope="module")
 def chain_run():
-    model = copi_bio.load_model("spiking_teacher_student", [
+    model = copi_bio.load_model("spiking_trace_teacher_student", [
         "protocol.presentations=20", "protocol.eval_every=10", "recording.variables=['r', 'u', 'x']",
         "recording.trials=1"])
     return copi_bio.simulate(model)
@@ -74,7 +76,7 @@ def test_recorded_subset_round_trips_through_pynwb_and_the_recording_loader(tmp_
         assert units["spike_times"].target.data.dtype == np.float64
         np.testing.assert_array_equal(units["obs_intervals"][0], [[0.0, 1.0]])
         rates = {pop: (nwb.processing["binned_rates"][f"rate_{pop}"].data[:],
-                       nwb.processing["binned_rates"][f"rate_{pop}"].timestamps[:],
+                       nwb.processing["binned_rates"][f"rate_{pop}"].get_timestamps(),
                        nwb.processing["binned_rates"][f"rate_{pop}"].unit) for pop in ("E", "I")}
     # one unit per recorded neuron (not per neuron of the population), populations in order
     assert rows == [("E", n) for n in SUBSET] + [("I", n) for n in SUBSET]
@@ -84,13 +86,18 @@ def test_recorded_subset_round_trips_through_pynwb_and_the_recording_loader(tmp_
         np.testing.assert_array_equal(got, want)  # the same float64 seconds, bit for bit
     loaded = load_spiketrains(path)  # the package's own loader reads the units table
     assert len(loaded) == len(rows)
+    assert [(t.annotations["population"], t.annotations["neuron"]) for t in loaded] == rows
+    only_i = load_spiketrains(path, population="I")  # populations stay apart on reading back
+    assert [t.annotations["neuron"] for t in only_i] == SUBSET
+    with pytest.raises(CopiBioError, match="no units of population 'X'; its populations: E, I"):
+        load_spiketrains(path, population="X")
     for train, want in zip(loaded, expected):
         assert str(train.units.dimensionality) == "s"
         np.testing.assert_array_equal(train.magnitude, want)
     for pop, (data, stamps, unit) in rates.items():
         assert unit == "Hz"
         np.testing.assert_array_equal(data, ds[f"rate_{pop}"].values)  # columns = this population's units
-        np.testing.assert_array_equal(stamps, ds["time_bin"].values)
+        np.testing.assert_allclose(stamps, ds["time_bin"].values, rtol=1e-12)  # starting_time + rate
         assert data.shape == (10, len(SUBSET))
 
 
@@ -110,10 +117,10 @@ def test_spiking_chain_states_units_and_provenance(tmp_path, chain_run):
         r = nwb.acquisition["r_output"]
         assert r.unit == "Hz" and "Hz" in r.description  # the spiking backend's r is a rate in Hz
         np.testing.assert_array_equal(r.data[:], ds["r_output"].values)
-        np.testing.assert_array_equal(r.timestamps[:], ds["time"].values)
+        np.testing.assert_allclose(r.get_timestamps(), ds["time"].values, rtol=1e-12)  # regular: starting_time + rate
         assert nwb.acquisition["x_input"].unit == "a.u."
         assert nwb.source_script == ds.attrs["model_toml"]
-        assert nwb.source_script_file_name == "spiking_teacher_student.toml"
+        assert nwb.source_script_file_name == "spiking_trace_teacher_student.toml"
         stored = json.loads(nwb.scratch["copi_bio_result_attrs"].data)
         assert stored["model_hash"] == ds.attrs["model_hash"] and stored["seed"] == 1
         assert stored["model_toml"] == ds.attrs["model_toml"]
@@ -141,7 +148,7 @@ def test_rate_run_states_come_back_as_time_series(tmp_path):
             assert series.unit == "a.u." and "arbitrary units" in series.description
             assert series.data.shape == ds[name].shape == (40, 2, ds[name].shape[2])
             np.testing.assert_array_equal(series.data[:], ds[name].values)
-            np.testing.assert_array_equal(series.timestamps[:], ds["time"].values)
+            np.testing.assert_allclose(series.get_timestamps(), ds["time"].values, rtol=1e-12)
         assert json.loads(nwb.scratch["copi_bio_result_attrs"].data)["backend"] == "rate"
 
 
@@ -202,3 +209,33 @@ def test_importing_copi_bio_does_not_import_pynwb():
     code = "import sys, copi_bio, copi_bio.cli, copi_bio.export; print('pynwb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _inspected(path) -> list[str]:
+    """nwbinspector's messages of importance CRITICAL or BEST_PRACTICE_VIOLATION (suggestions, such as
+    a missing experimenter or institution, are not asked of a simulation)."""
+    return [f"{m.importance.name} {m.check_function_name}: {m.message}" for m in inspect_nwbfile(nwbfile_path=str(path))
+            if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION", "PYNWB_VALIDATION", "ERROR")]
+
+
+def test_exports_pass_nwbinspector(tmp_path, ei_run):
+    """A rate run, an E/I run, a trace chain and a spike-driven chain: the Subject describes the model, the
+    units' resolution is the run's dt, regular series are starting_time + rate. (nwbinspector flags a
+    series with fewer samples than columns as possibly transposed: the recorded chain states here have 40
+    samples of 30 neurons; binned rates that short are left out of an export.)"""
+    spike_driven = copi_bio.simulate(copi_bio.load_model("spiking_lif_teacher_student", {
+        "protocol.presentations": 20, "protocol.eval_every": 10, "spiking.device": "runtime"}))
+    trace = copi_bio.simulate(copi_bio.load_model("spiking_trace_teacher_student", {
+        "protocol.presentations": 40, "protocol.eval_every": 20, "recording.variables": ["r", "x"],
+        "recording.trials": 1}))
+    runs = {"rate": copi_bio.simulate(small_model()), "ei": ei_run, "trace": trace, "lif": spike_driven}
+    for name, ds in runs.items():
+        code, path = _export(tmp_path, ds, name)
+        assert code == 0
+        assert _inspected(path) == [], name
+        with NWBHDF5IO(str(path), "r") as io:
+            nwb = io.read()
+            assert nwb.subject.subject_id == f"{ds.attrs['model_name']}_seed{ds.attrs['seed']}"
+            assert ds.attrs["model_name"] in nwb.subject.description
+            if nwb.units is not None:
+                assert nwb.units.resolution == pytest.approx({"trace": 1e-3}.get(name, 1e-4))  # protocol.dt

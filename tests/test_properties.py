@@ -22,7 +22,7 @@ from copi_bio.modelfile import apply_overrides, parse_model
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 
 BASE = model_table("teacher_student")
-SPIKING = model_table("spiking_teacher_student")
+SPIKING = model_table("spiking_trace_teacher_student")
 
 KEYS = {
     "": ["name", "description", "backend", "seed", "populations", "lateral", "plasticity", "feedback",

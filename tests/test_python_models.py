@@ -32,7 +32,9 @@ def selected(classes: dict, table: dict, key: str):
 
 
 def build_in_python(table: dict):
-    """Build a parsed model file through the public constructors, one call per table (never from_mapping)."""
+    """Build a parsed model file through the public constructors, one call per table (never from_mapping).
+    The ``[about]`` table describes the file, not the model, and is left out."""
+    table = {k: v for k, v in table.items() if k != "about"}
     model = {k: table[k] for k in TOP_VALUES if k in table}
     if "network" in table:
         net = table["network"]

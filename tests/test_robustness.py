@@ -15,7 +15,7 @@ SHORT_SPIKING = ["protocol.presentations=20", "protocol.eval_every=5", "protocol
 
 
 def test_spiking_weight_divergence_names_connection_and_keeps_partial():
-    model = copi_bio.load_model("spiking_teacher_student", SHORT_SPIKING + ["spiking.eta_forward=1e4"])
+    model = copi_bio.load_model("spiking_trace_teacher_student", SHORT_SPIKING + ["spiking.eta_forward=1e4"])
     with pytest.raises(SimulationError) as info:
         copi_bio.simulate(model)
     err = info.value
@@ -37,7 +37,7 @@ def test_spiking_nonfinite_potential_detected(monkeypatch):
         snet.groups[1].u = np.nan  # as if the soma integration had blown up
 
     monkeypatch.setattr(run_mod, "_collect", poisoned)
-    model = copi_bio.load_model("spiking_teacher_student", SHORT_SPIKING)
+    model = copi_bio.load_model("spiking_trace_teacher_student", SHORT_SPIKING)
     with pytest.raises(SimulationError) as info:
         copi_bio.simulate(model)
     err = info.value
@@ -47,11 +47,11 @@ def test_spiking_nonfinite_potential_detected(monkeypatch):
 
 
 def test_spiking_same_seed_reproducible():
-    model = copi_bio.load_model("spiking_teacher_student", SHORT_SPIKING)
+    model = copi_bio.load_model("spiking_trace_teacher_student", SHORT_SPIKING)
     a, b = copi_bio.simulate(model), copi_bio.simulate(model)
     for name in a.data_vars:
         assert np.array_equal(a[name].values, b[name].values, equal_nan=True), name
-    other = copi_bio.load_model("spiking_teacher_student", SHORT_SPIKING + ["seed=2"])
+    other = copi_bio.load_model("spiking_trace_teacher_student", SHORT_SPIKING + ["seed=2"])
     c = copi_bio.simulate(other)
     assert not np.array_equal(a.spike_time_output.values, c.spike_time_output.values)
 

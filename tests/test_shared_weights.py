@@ -84,6 +84,7 @@ def test_centring_subtracts_the_rule_at_the_presynaptic_mean_rate(runtime_device
     assert syn.clock.dt == step * b2.second
 
 
+@pytest.mark.slow  # 55 s; the digits copies test in the default run covers shared tables
 def test_parallel_copies_of_the_teacher_model_share_weights_and_average_noise(tmp_path):
     """4 copies against 1 on 40 s of the spike-driven teacher-student model: the same table shapes,
     and the mean update of 4 copies agrees better with the teacher (less spike and sample noise)."""
@@ -128,5 +129,5 @@ def test_teacher_agreement_of_a_scaled_map():
 
 
 def test_parallel_copies_need_the_spike_driven_formulation():
-    err = override_error("spiking_teacher_student", ["protocol.trials=2"])
+    err = override_error("spiking_trace_teacher_student", ["protocol.trials=2"])
     assert err.key == "protocol.trials" and "lif_spike" in str(err)

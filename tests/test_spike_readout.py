@@ -16,7 +16,7 @@ SHORT = ["protocol.presentations=20", "protocol.eval_every=10", "protocol.t_pres
 
 @pytest.fixture(scope="module")
 def run():
-    return simulate(load_model("spiking_digits", SHORT))
+    return simulate(load_model("spiking_trace_digits", SHORT))
 
 
 def test_the_spike_read_accuracy_is_the_one_counted_by_hand_from_the_stored_spikes(run):
@@ -48,7 +48,7 @@ def test_the_spike_read_accuracy_is_the_one_counted_by_hand_from_the_stored_spik
 def test_the_test_phase_learns_nothing(run):
     """Plasticity is off in the test phase: the weights at its end are those at the end of training,
     which the last snapshot (at the end of training) holds."""
-    again = simulate(load_model("spiking_digits", [*SHORT[:-1], "spiking.test_images=0"]))
+    again = simulate(load_model("spiking_trace_digits", [*SHORT[:-1], "spiking.test_images=0"]))
     np.testing.assert_array_equal(again["W_input_output"].values[-1], run["W_input_output"].values[-1])
     np.testing.assert_array_equal(again["M_input"].values[-1], run["M_input"].values[-1])
     assert "test_accuracy" not in again and "test_spike_counts" not in again
@@ -57,7 +57,7 @@ def test_the_test_phase_learns_nothing(run):
 def test_random_weights_read_out_at_chance():
     """Forward weights drawn at random and never learned (learning starts after the run): the spikes of
     200 held-out images give chance (0.1; binomial SD 0.021)."""
-    ds = simulate(load_model("spiking_digits", [*SHORT[:-1], "spiking.test_images=200", "plasticity.init=xavier",
+    ds = simulate(load_model("spiking_trace_digits", [*SHORT[:-1], "spiking.test_images=200", "plasticity.init=xavier",
                                                 "protocol.forward_onset=20"]))
     assert abs(float(ds["test_accuracy"].values[-1]) - 0.1) < 0.085
     assert float(ds["weights_test_accuracy"].values[-1]) < 0.25
@@ -67,7 +67,7 @@ def test_longer_test_presentations_count_longer_windows():
     """``spiking.test_present = 150 ms`` (3 x t_present): each held-out image is shown for 150 ms and its
     spikes counted over [onset + 20 ms, onset + 150 ms); a value that is no multiple of t_present is
     refused with the key, the value and what is allowed."""
-    ds = simulate(load_model("spiking_digits", [*SHORT[:-1], "spiking.test_images=10", "spiking.test_present=150 ms"]))
+    ds = simulate(load_model("spiking_trace_digits", [*SHORT[:-1], "spiking.test_images=10", "spiking.test_present=150 ms"]))
     times, cells = ds["spike_time_output"].values, ds["spike_index_output"].values
     for k in (0, 9):
         start = 1.0 + k * 0.15
@@ -77,5 +77,5 @@ def test_longer_test_presentations_count_longer_windows():
     assert ds.attrs["spike_duration"] == pytest.approx(1.0 + 10 * 0.15)
     from copi_bio.errors import ModelError
     with pytest.raises(ModelError) as info:
-        load_model("spiking_digits", [*SHORT, "spiking.test_present=120 ms"])
+        load_model("spiking_trace_digits", [*SHORT, "spiking.test_present=120 ms"])
     assert info.value.key == "spiking.test_present" and "whole multiple of protocol.t_present" in info.value.allowed

@@ -92,7 +92,7 @@ def test_bad_network_values_name_key_value_and_allowed(override, key, fragment):
 
 def test_old_neuron_names_point_to_the_new_ones():
     for old, new in (("poisson", "poisson_rate"), ("lif", "lif_rate")):
-        err = override_error("spiking_teacher_student", [f"spiking.neuron={old}"])
+        err = override_error("spiking_trace_teacher_student", [f"spiking.neuron={old}"])
         assert err.key == "spiking.neuron" and err.allowed.startswith(repr(new))
 
 

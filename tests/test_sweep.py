@@ -305,7 +305,7 @@ SPIKING_SWEEPS = {
     "spiking_lif_teacher_student": ({"spiking.eta_forward": [1.0, 1e5]},
                                     ["protocol.presentations=20", "protocol.eval_every=10"]),
     # trace chain: 2 seeds of a short run
-    "spiking_teacher_student": ({"feedback.gamma": [1.0]},
+    "spiking_trace_teacher_student": ({"feedback.gamma": [1.0]},
                                 ["protocol.presentations=20", "protocol.eval_every=10",
                                  "spiking.device='cpp_standalone'"]),
 }

@@ -1,4 +1,6 @@
-"""Standard figures of one result (``copi-bio analyze``), saved as PNG and SVG."""
+"""Standard figures of one result (``copi-bio analyze``), saved as PNG and SVG: metrics over time,
+the teacher scatter, rate correlations, and for spiking results the raster and spike statistics
+(:mod:`copi_bio.analysis.spike_figures`)."""
 
 from __future__ import annotations
 
@@ -11,19 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from ..atomic import atomic_write  # noqa: E402
 from ..initial import effective_weights  # noqa: E402
-from ..outdir import output_path  # noqa: E402
 from .correlations import rate_correlations  # noqa: E402
-
-
-def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
-    """Write ``name.png`` and ``name.svg`` into ``out_dir`` and close the figure."""
-    paths = [atomic_write(output_path(out_dir, f"{name}.{ext}"),
-                          lambda tmp, ext=ext: fig.savefig(tmp, format=ext, dpi=120, bbox_inches="tight"))
-             for ext in ("png", "svg")]
-    plt.close(fig)
-    return paths
+from .figure_io import save_figure  # noqa: E402
+from .spike_figures import plot_raster, plot_spike_statistics  # noqa: E402
 
 
 def _metric_groups(ds: xr.Dataset) -> dict[str, list[str]]:
@@ -33,6 +26,10 @@ def _metric_groups(ds: xr.Dataset) -> dict[str, list[str]]:
         "decorrelation (mean |r| of x)": [n for n in names if n.startswith("mean_abs_corr_")],
         "inference error": [n for n in names if n.startswith("inference_error")],
         "cosine(COPI update, <delta x^T>)": [n for n in names if n.startswith("copi_bp_cosine")],
+        "mean firing rate (Hz)": [n for n in names if n.startswith("mean_rate_")],
+        "mean r_sc of recorded pairs": [n for n in names if n.startswith("mean_spike_count_corr_")],
+        "CV of inter-spike intervals": [n for n in names if n.startswith("cv_isi_")],
+        "mean plastic weight (nS)": [n for n in names if n.startswith("mean_w_")],
     }
     return {k: v for k, v in groups.items() if v}
 
@@ -108,6 +105,6 @@ def standard_figures(ds: xr.Dataset, out_dir: str | Path) -> list[Path]:
     """All standard figures that apply to this result; returns the files written."""
     out_dir = Path(out_dir)
     paths = []
-    for plot in (plot_metrics, plot_teacher_scatter, plot_rate_correlations):
+    for plot in (plot_metrics, plot_teacher_scatter, plot_rate_correlations, plot_raster, plot_spike_statistics):
         paths += plot(ds, out_dir)
     return paths

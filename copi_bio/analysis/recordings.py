@@ -20,8 +20,8 @@ MAX_RECORDING_BYTES = 2 ** 29
 """Largest array (bytes) read from a user's ``.npz`` recording (64 million spikes in float64)."""
 
 
-def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = False
-                     ) -> list[neo.SpikeTrain]:
+def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = False,
+                     population: str | None = None) -> list[neo.SpikeTrain]:
     """Spike trains from a recording file.
 
     Parameters
@@ -39,6 +39,10 @@ def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = Fa
         whatever code the file names, so this is off by default: only allow
         it for files you wrote yourself. ``.npz`` files are always read with
         ``allow_pickle=False``.
+    population : str, optional
+        Only the units of this population: an NWB units table with a ``population`` column (copi_bio's
+        exports) or Neo trains annotated with ``population``. The trains of such files carry their
+        ``population`` (and ``neuron``) in ``annotations`` either way.
     """
     path = Path(path)
     if not path.exists():
@@ -59,7 +63,7 @@ def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = Fa
         n = int(f["n_neurons"]) if "n_neurons" in f else int(idx.max()) + 1
         return spiketrains_from_arrays(times, idx, n, t0, t1)
     if path.suffix == ".nwb":
-        return _load_nwb_units(path)
+        return _of_population(_load_nwb_units(path), population, path)
     try:
         io = neo.io.get_io(str(path))
         block = io.read_block()
@@ -70,7 +74,18 @@ def load_spiketrains(path: str | Path, segment: int = 0, allow_pickle: bool = Fa
     trains = block.segments[segment].spiketrains
     if not trains:
         raise CopiBioError(f"{path} segment {segment} holds no spike trains")
-    return list(trains)
+    return _of_population(list(trains), population, path)
+
+
+def _of_population(trains: list[neo.SpikeTrain], population: str | None, path: Path) -> list[neo.SpikeTrain]:
+    """The trains annotated with ``population`` (all trains where ``population`` is None)."""
+    if population is None:
+        return trains
+    names = sorted({str(t.annotations["population"]) for t in trains if "population" in t.annotations})
+    if population not in names:
+        raise CopiBioError(f"{path}: no units of population {population!r}; "
+                           + (f"its populations: {', '.join(names)}" if names else "its units name no population"))
+    return [t for t in trains if t.annotations.get("population") == population]
 
 
 def _load_nwb_units(path: Path) -> list[neo.SpikeTrain]:
@@ -90,6 +105,8 @@ def _load_nwb_units(path: Path) -> list[neo.SpikeTrain]:
             if units is None or len(units) == 0:
                 raise CopiBioError(f"{path} has no units table with spike times")
             trains = [np.asarray(units.get_unit_spike_times(i), dtype=float) for i in range(len(units))]
+            labels = [{key: (str(units[key][i]) if key == "population" else int(units[key][i]))
+                       for key in ("population", "neuron") if key in units.colnames} for i in range(len(units))]
             observed = None
             if "obs_intervals" in units.colnames:  # the observed epochs bound the trains
                 intervals = [np.asarray(units.get_unit_obs_intervals(i), dtype=float) for i in range(len(units))]
@@ -100,7 +117,8 @@ def _load_nwb_units(path: Path) -> list[neo.SpikeTrain]:
     last = max((t.max() for t in trains if t.size), default=0.0)
     t_start, t_stop = observed if observed is not None else (0.0, last + 1e-3)
     t_stop = max(t_stop, last)
-    return [neo.SpikeTrain(np.sort(t) * pq.s, t_start=t_start * pq.s, t_stop=t_stop * pq.s) for t in trains]
+    return [neo.SpikeTrain(np.sort(t) * pq.s, t_start=t_start * pq.s, t_stop=t_stop * pq.s, **label)
+            for t, label in zip(trains, labels)]
 
 
 def mean_rate(spiketrains: Sequence[neo.SpikeTrain]) -> float:

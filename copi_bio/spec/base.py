@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import inspect
 import numbers
 import re
@@ -76,6 +77,14 @@ def _table(value: Any, where: str) -> Any:
 
 
 _UNSET: Any = object()
+
+
+def _subclasses(cls: type) -> list[type]:
+    """Every subclass of ``cls``, at any depth."""
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
 
 
 class SpecType(type):
@@ -226,7 +235,7 @@ class SpecBase(Spec):
         unknown = sorted(set(data) - set(fields))
         if unknown:
             raise ModelError(f"{path}.{unknown[0]}" if path else unknown[0], data[unknown[0]],
-                             f"a known key of [{path or 'model'}]: " + ", ".join(sorted(fields)))
+                             cls._unknown_key_hint(unknown[0], sorted(fields), path))
         values = {}
         for name, f in fields.items():
             key = f"{path}.{name}" if path else name
@@ -235,6 +244,24 @@ class SpecBase(Spec):
             elif f.default is REQUIRED:
                 raise ModelError(key, None, f"required key is missing ({f.metadata['doc']})")
         return cls._unchecked(**values)
+
+    @classmethod
+    def _unknown_key_hint(cls, key: str, known: list[str], path: str) -> str:
+        """What an unknown ``key`` of this table could have been: a close known key, or the
+        selector value (``kind``, ``rule``) of the sibling class that takes the key."""
+        where = path or "model"
+        known_text = ", ".join(known)
+        selector = cls._selector
+        if selector and getattr(cls, selector, ""):
+            base = next(c for c in cls.__mro__ if "_selector" in vars(c))
+            owners = sorted(getattr(c, selector) for c in _subclasses(base)
+                            if getattr(c, selector, "") and key in getattr(c, "__dataclass_fields__", {}))
+            if owners:
+                return (f"a key of {where}.{selector} = {' or '.join(map(repr, owners))}, not of "
+                        f"{where}.{selector} = {getattr(cls, selector)!r}, which takes: {known_text}")
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+        hint = f"did you mean {where}.{close[0]}? " if close else ""
+        return f"{hint}a known key of [{where}]: {known_text}"
 
     def to_mapping(self) -> dict[str, Any]:
         """Return the TOML table (units written back as text) of this object."""

@@ -10,6 +10,7 @@ floats (s, Hz, V, S, F, A).
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
@@ -189,7 +190,7 @@ class NetworkProtocol(SpecBase):
 
     _path = "protocol"
 
-    duration: float = param("time", doc="simulated time")
+    duration: float = param("time", low=0, doc="simulated time")
     dt: float = param("time", 1e-4, low=0, doc="integration step")
     eval_every: float = param("time", 1.0, low=0, doc="interval of the rate / correlation / weight metrics")
     method: str = param("choice", "euler", choices=("euler", "exponential_euler", "rk2"),
@@ -416,6 +417,14 @@ class NetworkModel(ModelBase):
         if self.protocol.eval_every < 3 * self.spiking.count_window:
             raise ModelError("protocol.eval_every", format_quantity(self.protocol.eval_every, "time"),
                              "at least 3 spiking.count_window (spike-count correlations need several windows)")
+        duration = self.protocol.duration
+        for proj in self.network.projections:
+            rule = proj.plasticity
+            if rule is not None and rule.onset >= duration:
+                warnings.warn(f"network.projections.{proj.label}.plasticity.onset = "
+                              f"{format_quantity(rule.onset, 'time')!r} is at or after the end of the run "
+                              f"(protocol.duration = {format_quantity(duration, 'time')!r}): the {proj.label} "
+                              "synapses stay static", UserWarning, stacklevel=2)
         names = [p.name for p in self.network.populations]
         if self.network.stimulus is not None:
             self.network.stimulus.check({p.name: p.type for p in self.network.populations}, self.protocol.duration)

@@ -108,7 +108,7 @@ def convert(meta: Mapping[str, Any], value: Any, key: str) -> Any:
     low, high = meta["low"], meta["high"]
     if low is not None and (out <= low if meta["strict"] else out < low):
         raise ModelError(key, value, f"a value {'>' if meta['strict'] else '>='} {low:g}"
-                         + (" (time constants must be positive)" if kind == "time" and low == 0 else ""))
+                         + (" (times and time constants must be positive)" if kind == "time" and low == 0 else ""))
     if high is not None and out > high:
         raise ModelError(key, value, f"a value <= {high:g}")
     return out

@@ -28,6 +28,7 @@ import hashlib
 import importlib.metadata
 import os
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,11 +197,18 @@ def _sort_clock_statements(dev) -> None:
             _sort_runs(args[1], _idle_clock)
 
 
-def _build(dev, directory: Path) -> int:
-    """Write and compile the standalone project in ``directory``; return the files ``make`` wrote."""
+def _build(dev, directory: Path, progress: bool = False) -> int:
+    """Write and compile the standalone project in ``directory``; return the files ``make`` wrote.
+    With ``progress``, a line on stderr before (a first build takes 20-30 s) and after."""
     start = time.time()
+    if progress:
+        print(f"compiling the network with Brian2 cpp_standalone in {directory} (a new structure takes "
+              "20-30 s; a reused build is checked in about a second) ...", file=sys.stderr, flush=True)
     dev.build(directory=str(directory), compile=True, run=False, with_output=False)
-    return sum(1 for f in [directory / "main", *directory.rglob("*.o")] if f.stat().st_mtime >= start)
+    compiled = sum(1 for f in [directory / "main", *directory.rglob("*.o")] if f.stat().st_mtime >= start)
+    if progress:
+        print(f"compiled {compiled} file(s) in {time.time() - start:.1f} s; simulating", file=sys.stderr, flush=True)
+    return compiled
 
 
 def simulate(net: b2.Network, duration: float, params: SpikingParams, seed: int, directory: Path | None,
@@ -257,12 +265,12 @@ def simulate(net: b2.Network, duration: float, params: SpikingParams, seed: int,
     _sort_clock_statements(dev)
     start = time.time()
     if params.build_dir:  # a folder of the user's, held by this process alone
-        compiled = _build(dev, directory)
+        compiled = _build(dev, directory, progress)
     else:
         with _build_lock(directory):  # slots of the cache: siblings are builds of the same structure
             _adopt_sibling(directory)
             (directory / BUILT).unlink(missing_ok=True)  # a donor only once this build has succeeded
-            compiled = _build(dev, directory)
+            compiled = _build(dev, directory, progress)
             (directory / BUILT).touch()
     build = time.time() - start
     dev.run(run_args={**parameters.run_args(), holder.rng_seed: seed})
