@@ -100,10 +100,8 @@ def spiking_populations(ds: xr.Dataset) -> list[str]:
 
 
 def recorded_neurons(ds: xr.Dataset, pop: str) -> np.ndarray:
-    """Indices of the neurons of ``pop`` whose spikes were recorded.
-
-    ``recorded_<pop>`` when a spiking run recorded a subset, otherwise every
-    neuron (``neuron_<pop>``).
+    """Indices of the neurons of ``pop`` whose spikes were recorded: the coordinate ``neuron_<pop>``
+    (``recorded_<pop>`` in files of earlier versions).
 
     Raises
     ------
@@ -111,7 +109,7 @@ def recorded_neurons(ds: xr.Dataset, pop: str) -> np.ndarray:
         If the result has neither coordinate, or a spike belongs to a neuron
         outside the recorded set (an inconsistent file).
     """
-    for coord in (f"recorded_{pop}", f"neuron_{pop}"):
+    for coord in (f"neuron_{pop}", f"recorded_{pop}"):
         if coord in ds.coords:
             neurons = np.asarray(ds[coord].values, dtype=np.int64)
             break

@@ -18,8 +18,9 @@ Layout (``pop`` is a population name, ``pre``/``post`` a connection):
   counts ``trial_counts_pop`` ``(unit_pop, condition, repeat, trial_time)``
   (:func:`copi_bio.trials.from_result`; docs/spiking.md);
 * spiking backend: ``spike_time_pop`` (s) and ``spike_index_pop`` along ``spike_pop``
-  and binned rates ``rate_pop`` (Hz) with dims ``(time_bin, neuron_pop)``, or
-  ``(time_bin, recorded_pop)`` when only some neurons were recorded;
+  and binned rates ``rate_pop`` (Hz) with dims ``(time_bin, neuron_pop)``, the coordinate
+  ``neuron_pop`` holding the recorded neurons' indices;
+* every variable and coordinate has ``units`` and ``long_name`` (:mod:`copi_bio.conventions`);
 * attrs: the resolved model file (``model_toml``) and its SHA-256
   (``model_hash``), seed, backend, source, package versions, creation time,
   status and wall time.
@@ -44,6 +45,7 @@ import xarray as xr
 
 from .atomic import atomic_write
 from .bounded import MAX_RESULT_BYTES, InputTooLarge, check_declared_bytes
+from .conventions import describe
 from .errors import CopiBioError
 from .modelfile import dumps_model, toml_hash
 from .outdir import OutputError, free_space_text
@@ -117,7 +119,7 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
     ds = ds.assign_coords({name: (dims, values, attrs) for name, (dims, values, attrs) in record.coords.items()})
     for pop in model.populations:
         dim = f"neuron_{pop.name}"
-        if dim in ds.dims:
+        if dim in ds.dims and dim not in ds.coords:
             ds = ds.assign_coords({dim: np.arange(ds.sizes[dim])})
     versions = package_versions()
     toml = dumps_model(model)
@@ -135,7 +137,7 @@ def to_dataset(record: RunRecord) -> xr.Dataset:
         **{f"version_{k}": v for k, v in versions.items()},
         **{k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in record.attrs.items()},
     })
-    return ds
+    return describe(ds)
 
 
 def _add_spikes(ds: xr.Dataset, record: RunRecord) -> None:
@@ -157,8 +159,9 @@ def _add_spikes(ds: xr.Dataset, record: RunRecord) -> None:
         attrs = {"units": "Hz", "long_name": f"binned firing rate of {pop}"}
         if pop in record.spike_neurons:  # a recorded subset: rates of those neurons only
             sub = np.asarray(record.spike_neurons[pop], dtype=np.int64)
-            ds.coords[f"recorded_{pop}"] = (f"recorded_{pop}", sub, {"long_name": f"recorded neurons of {pop}"})
-            ds[f"rate_{pop}"] = (("time_bin", f"recorded_{pop}"), counts[:, sub] / record.rate_bin, attrs)
+            ds.coords[f"neuron_{pop}"] = (f"neuron_{pop}", sub, {
+                "units": "1", "long_name": f"index of the recorded neuron in population {pop}"})
+            ds[f"rate_{pop}"] = (("time_bin", f"neuron_{pop}"), counts[:, sub] / record.rate_bin, attrs)
         else:
             ds[f"rate_{pop}"] = (("time_bin", f"neuron_{pop}"), counts / record.rate_bin, attrs)
 

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "copi_bio"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("errors", "units", "version", "progress", "metrics", "transfer", "atomic", "outdir",
-                    "bounded", "trials", "library")),
+                    "bounded", "trials", "library", "conventions")),
     ("spec", ("spec",)),
     ("model files, task data", ("modelfile", "tasks", "initial")),
     ("backends", ("rate", "spiking", "record")),

@@ -120,7 +120,7 @@ def test_analyze_draws_the_spiking_figures_of_an_ei_run(ei_result, tmp_path, cap
     # the rates drawn are the stored spikes of the second half, counted directly
     t, i = ds["spike_time_E"].values, ds["spike_index_E"].values
     late = t >= 0.75
-    counts = np.array([np.count_nonzero(i[late] == n) for n in ds["recorded_E"].values])
+    counts = np.array([np.count_nonzero(i[late] == n) for n in ds["neuron_E"].values])
     np.testing.assert_allclose(stats["rate"], counts / 0.75)
     assert stats["rsc"].size > 100 and np.all(np.abs(stats["rsc"]) <= 1.0)
     assert stats["window"][0] == pytest.approx(0.01) and stats["window"][-1] <= 0.15
@@ -154,3 +154,21 @@ def test_analyze_draws_a_sweep_and_a_misspelt_grid_key_fails_first(tmp_path, cap
     capsys.readouterr()
     assert main(["analyze", str(out / "sweep.nc"), "--out", str(tmp_path / "fig")]) == 0
     assert {p.name for p in (tmp_path / "fig").iterdir()} == {"sweep_metrics.png", "sweep_metrics.svg"}
+
+
+def _undescribed(ds: xr.Dataset) -> list[str]:
+    return [str(n) for n, v in ds.variables.items() if not v.attrs.get("units") or not v.attrs.get("long_name")]
+
+
+def test_every_variable_has_units_and_a_long_name(ei_result):
+    """The Dataset convention (copi_bio.conventions), after a round trip through netCDF, for an E/I run and
+    a rate run; the E/I run's recorded subset is the coordinate of neuron_<pop>, as in every backend."""
+    ei = copi_bio.open_result(ei_result)
+    assert _undescribed(ei) == []
+    assert ei["rate_E"].dims == ("time_bin", "neuron_E") and ei["rate_I"].dims == ("time_bin", "neuron_I")
+    assert ei["neuron_E"].values.tolist() == list(range(50))
+    assert ei["mean_rate_E"].attrs["units"] == "Hz" and ei["mean_w_I_E"].attrs["units"] == "nS"
+    rate = copi_bio.simulate(copi_bio.load_model("teacher_student", {"protocol.presentations": 20,
+                                                                      "protocol.eval_every": 10}))
+    assert _undescribed(rate) == []
+    assert rate["W_input_output"].attrs["units"] == "1" and rate["r_output"].attrs["units"] == "a.u."

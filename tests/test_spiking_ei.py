@@ -19,7 +19,7 @@ def pair_correlations(ds, pop: str, start: float, stop: float, window: float = 0
     """Spike-count correlation of every pair of recorded neurons that fired, their geometric-mean
     rate (Hz) and the rate of every recorded neuron, in ``window`` bins of ``[start, stop)``."""
     t, i = ds[f"spike_time_{pop}"].values, ds[f"spike_index_{pop}"].values
-    idx = ds[f"recorded_{pop}"].values
+    idx = ds[f"neuron_{pop}"].values
     sel = (t >= start) & (t < stop)
     counts = spike_counts(t[sel], np.searchsorted(idx, i[sel]), len(idx), start, stop, window)
     rates = counts.sum(axis=0) / (stop - start)
@@ -126,8 +126,8 @@ def test_plastic_inhibition_decorrelates_the_correlated_state(small_run, tmp_pat
     # the stored metrics agree with the spikes
     assert ds["mean_spike_count_corr_E"].values[-1] < 0.05 < ds["mean_spike_count_corr_E"].values[0]
     # subset recording: 400 of 1600 neurons, indices kept, rates of those neurons only
-    assert list(ds["recorded_E"].values) == list(range(400))
-    assert ds["spike_index_E"].values.max() < 400 and ds["rate_E"].dims == ("time_bin", "recorded_E")
+    assert list(ds["neuron_E"].values) == list(range(400))
+    assert ds["spike_index_E"].values.max() < 400 and ds["rate_E"].dims == ("time_bin", "neuron_E")
     assert ds.sizes["synapse_I_E"] == ds["synapse_pre_I_E"].size
     assert np.all(ds["synapse_pre_I_E"].values < 400) and np.all(ds["synapse_post_I_E"].values < 1600)
     path = save_result(ds, tmp_path / "ei.nc")
@@ -164,7 +164,7 @@ def test_runtime_device_runs_the_same_network():
         "protocol.duration='0.4 s'", "protocol.eval_every='0.4 s'", "recording.neurons=[0, 5, 199]",
         "network.projections.I_E.plasticity.onset='0.1 s'", "network.projections.I_E.plasticity.eta=5.0"]))
     assert ds.attrs["brian2_device"] == "runtime"
-    assert list(ds["recorded_E"].values) == [0, 5, 199]
+    assert list(ds["neuron_E"].values) == [0, 5, 199]
     assert set(np.unique(ds["spike_index_E"].values)) <= {0, 5, 199} and ds.sizes["spike_E"] > 0
     assert 1.0 < ds["mean_rate_E"].values[0] < 200.0 and 1.0 < ds["mean_rate_I"].values[0] < 200.0
     w = ds["w_I_E"].values

@@ -63,7 +63,7 @@ def to_neo(ds: xr.Dataset, population: str, t_start: float | None = None,
     -------
     list of neo.SpikeTrain
         One train per neuron, in index order (per recorded neuron, in the
-        order of ``recorded_<population>``, when only a subset was recorded).
+        order of the coordinate ``neuron_<population>``, when only a subset was recorded).
 
     Examples
     --------
@@ -78,11 +78,11 @@ def to_neo(ds: xr.Dataset, population: str, t_start: float | None = None,
     indices = ds[f"spike_index_{population}"].values
     t0 = 0.0 if t_start is None else t_start
     t1 = float(ds.attrs.get("spike_duration", times.max(initial=0.0) + 1e-9)) if t_stop is None else t_stop
-    recorded = f"recorded_{population}"
-    if recorded in ds.coords:  # a subset was recorded: one train per recorded neuron
-        neurons = np.asarray(ds[recorded].values, dtype=np.int64)
-        position = np.searchsorted(neurons, indices)
-        return spiketrains_from_arrays(times, position, len(neurons), t0, t1)
+    for coord in (f"neuron_{population}", f"recorded_{population}"):  # recorded_: files of version 0.1 runs
+        if coord in ds.coords:  # the recorded neurons' indices: one train per recorded neuron
+            neurons = np.asarray(ds[coord].values, dtype=np.int64)
+            position = np.searchsorted(neurons, indices)
+            return spiketrains_from_arrays(times, position, len(neurons), t0, t1)
     return spiketrains_from_arrays(times, indices, ds.sizes[f"neuron_{population}"], t0, t1)
 
 
