@@ -172,3 +172,12 @@ def test_every_variable_has_units_and_a_long_name(ei_result):
                                                                       "protocol.eval_every": 10}))
     assert _undescribed(rate) == []
     assert rate["W_input_output"].attrs["units"] == "1" and rate["r_output"].attrs["units"] == "a.u."
+
+
+def test_show_refuses_an_nwb_file(ei_result, tmp_path, capsys):
+    nwb = tmp_path / "ei.nwb"
+    assert main(["export", str(ei_result), "--nwb", str(nwb)]) == 0
+    capsys.readouterr()
+    assert main(["show", str(nwb)]) == 2
+    assert _error(capsys) == (f"copi-bio: error: {str(nwb)!r} is an NWB file (copi-bio export; read recordings with "
+                              "copi_bio.analysis.trial_io.read_trials), not a run's result file")
