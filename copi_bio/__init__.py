@@ -21,7 +21,7 @@ from .results import open_result, save_result, summarize
 from .simulation import simulate
 from .sweep import Sweep, run_sweep
 from .version import __version__
-from .spec import (CommonInput, CopiRule, CovarianceRule, DecorrelationTask, DeltaRule, DigitsTask,
+from .spec import (CommonInput, CopiLateralRule, CopiRule, CovarianceRule, DecorrelationTask, DeltaRule, DigitsTask,
                    FeedbackPathway, LateralInhibition, MnistTask, Model, NetworkModel, NetworkPopulation,
                    NetworkProtocol, NetworkRecording, NetworkSpec, NoPlasticity, Population, Projection, Protocol,
                    Recording, SpikingParams, TeacherStudentTask, VogelsSprekelerRule)
@@ -34,5 +34,6 @@ __all__ = [
     "TeacherStudentTask", "DigitsTask", "MnistTask", "DecorrelationTask", "Protocol", "Recording", "SpikingParams",
     # E/I spiking networks
     "NetworkModel", "NetworkSpec", "NetworkPopulation", "Projection", "CovarianceRule", "VogelsSprekelerRule",
+    "CopiLateralRule",
     "CommonInput", "NetworkProtocol", "NetworkRecording",
 ]

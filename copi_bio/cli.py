@@ -145,7 +145,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    ds = open_result(args.result)
+    ds = open_result(args.result, expect=("result",))
     print(summarize(ds))
     if args.model:
         print(ds.attrs.get("model_toml", ""))
@@ -169,7 +169,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export_nwb, trial_populations
 
-    ds = open_result(args.result)
+    ds = open_result(args.result, expect=("result",))
     if Path(args.nwb).resolve() == Path(args.result).resolve():
         raise CopiBioError(f"--nwb {args.nwb} is the result file itself; choose another file name")
     print(f"saved {export_nwb(ds, args.nwb, overwrite=args.overwrite)}")

@@ -293,8 +293,9 @@ def file_kind(ds: xr.Dataset) -> str:
     return "netcdf"
 
 
-def open_result(path: str | Path, expect: tuple[str, ...] = ("result",)) -> xr.Dataset:
-    """Load a result file fully into memory (the file is closed afterwards).
+def open_result(path: str | Path, expect: tuple[str, ...] = ("result", "sweep")) -> xr.Dataset:
+    """Load a result file (a run's, or a sweep's combined file) fully into memory (the file is closed
+    afterwards).
 
     A file that declares more than :data:`copi_bio.bounded.MAX_RESULT_BYTES`
     of data is refused (:class:`copi_bio.bounded.InputTooLarge`) before any is read, and so is a

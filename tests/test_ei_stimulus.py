@@ -39,8 +39,9 @@ def test_the_schedule_shows_every_condition_repeats_times_in_random_order():
     stim = load_model("spiking_ei_small", ["network.stimulus.orientations=4", "network.stimulus.contrasts=[0.5, 1]",
                                            "network.stimulus.repeats=3", "network.stimulus.start='1 s'",
                                            "network.stimulus.shared_gain=0.2"]).network.stimulus
-    onsets, cond, gains = stim.schedule(np.random.default_rng((1, STIMULUS_STREAM)))
+    onsets, cond, gains, test = stim.schedule(np.random.default_rng((1, STIMULUS_STREAM)))
     assert stim.n_conditions == 8 and stim.n_trials == 24 and stim.end == pytest.approx(1 + 24 * 0.7)
+    assert test.all() and stim.freeze is None  # no learning phase, plasticity on
     np.testing.assert_allclose(onsets, 1.2 + 0.7 * np.arange(24))
     assert np.all(np.bincount(cond) == 3) and not np.all(np.diff(cond) >= 0)
     assert gains.mean() == pytest.approx(1.0, abs=0.15) and gains.std() == pytest.approx(0.2, abs=0.1)
@@ -48,7 +49,7 @@ def test_the_schedule_shows_every_condition_repeats_times_in_random_order():
     np.testing.assert_allclose(orientation, [0, 0, 45, 45, 90, 90, 135, 135])
     np.testing.assert_allclose(contrast, [0.5, 1, 0.5, 1, 0.5, 1, 0.5, 1])
     # the current's time courses: contrast x gain during each stimulus epoch, 0 elsewhere
-    gain, theta = stimulus_traces(stim, Trials(onsets, cond, gains), 20.0)
+    gain, theta = stimulus_traces(stim, Trials(onsets, cond, gains, test), 20.0)
     k = int(round(onsets[5] / 0.01))
     assert np.all(gain[k:k + 50] == pytest.approx(contrast[cond[5]] * gains[5]))
     assert gain[k - 1] == 0 and gain[k + 50] == 0 and gain[:120].sum() == 0
@@ -89,3 +90,27 @@ def test_a_run_with_a_stimulus_stores_trial_counts_the_recording_code_measures()
     assert "trial_onset" not in plain and not [v for v in plain.data_vars if str(v).startswith("trial_counts")]
     np.testing.assert_array_equal(plain["synapse_pre_I_E"].values, ds["synapse_pre_I_E"].values)
     np.testing.assert_array_equal(plain["synapse_post_I_E"].values, ds["synapse_post_I_E"].values)
+
+
+def test_a_learning_phase_then_a_test_phase_with_plasticity_frozen(tmp_path):
+    """2 orientations: 1 learning repeat, then 3 test repeats with every plastic synapse frozen. The
+    learning phase changes the I->E weights; the test phase leaves every one as it was (snapshots after
+    the freeze equal the final weights, to the bit); only the test trials are counted."""
+    frozen = ["network.stimulus.learning_repeats=1", "network.stimulus.repeats=3",
+              "network.stimulus.plasticity=frozen", "network.projections.I_E.plasticity.onset='0.1 s'",
+              "protocol.duration='4.4 s'", "protocol.eval_every='1.1 s'"]
+    model = load_model("spiking_ei_small", TINY + STIM + frozen)
+    stim = model.network.stimulus
+    assert stim.n_trials == 8 and stim.test_start == pytest.approx(0.1 + 2 * 0.5) == stim.freeze
+    onsets, cond, _, test = stim.schedule(np.random.default_rng((model.seed, STIMULUS_STREAM)))
+    assert np.all(np.bincount(cond[~test]) == 1) and np.all(np.bincount(cond[test]) == 3)
+    assert np.all(onsets[test] >= stim.test_start + stim.spontaneous - 1e-12)
+    ds = simulate(model)
+    w, times = ds["w_I_E"].values, ds["t_weights"].values  # snapshots at 0, 1.1, 2.2, 3.3 s and the end
+    np.testing.assert_allclose(times, [0.0, 1.1, 2.2, 3.3, 4.4])
+    assert np.abs(w[1] - w[0]).max() > 0.01  # nS: learned between 0.1 s and the freeze at 1.1 s
+    np.testing.assert_array_equal(w[2], w[-1])  # frozen from 1.1 s to the end
+    np.testing.assert_array_equal(w[3], w[-1])
+    counts = from_result(ds, "E")
+    assert counts.sizes["condition"] == 2 and counts.sizes["repeat"] == 3  # the test trials only
+    np.testing.assert_allclose(np.sort(ds["trial_onset"].values), np.sort(onsets[test]))

@@ -10,7 +10,7 @@ import pytest
 import copi_bio
 from conftest import MODELS, model_table, small_table
 from copi_bio import ModelError
-from copi_bio.modelfile import apply_overrides, dumps_model, parse_override
+from copi_bio.modelfile import apply_overrides, dumps_model, parse_model, parse_override, read_model_table
 
 
 def expect_error(table: dict, key: str, value_text: str, *, allowed: str = "") -> ModelError:
@@ -328,3 +328,31 @@ def test_mnist_task_runs_on_fake_data(tmp_path, rng):
     train = arrays[0][:20].reshape(20, -1) / 255.0
     assert np.min(np.abs(train - z).max(axis=1)) == 0.0
     assert 0.0 <= ds["test_accuracy"].values[-1] <= 1.0
+
+
+def test_every_library_model_says_what_it_is_for_and_what_it_measured():
+    """The [about] table of every shipped model file (copi_bio.library): family, purpose, result, wall
+    time; superseded files name their successor, which exists; the table never changes the model."""
+    from copi_bio.library import FAMILIES
+    from copi_bio.modelfile import available_models, model_about
+
+    library = available_models()
+    assert len(library) >= 24
+    for name, path in library.items():
+        about = model_about(path)
+        assert about is not None, name
+        assert about.family in FAMILIES and about.purpose and about.result and about.wall_time > 0, name
+        assert about.status == "current" or about.replaced_by in library, name
+    data, path = read_model_table("digits_bp")
+    changed = {**data, "about": {**data["about"], "result": "something else"}}
+    assert parse_model(changed, str(path)) == parse_model(data, str(path))
+
+
+def test_a_bad_about_table_names_the_key():
+    data, path = read_model_table("digits_bp")
+    with pytest.raises(ModelError) as info:
+        parse_model({**data, "about": {**data["about"], "family": "vision"}}, str(path))
+    assert info.value.key == "about.family" and "one of teacher_student, digits" in info.value.allowed
+    with pytest.raises(ModelError) as info:
+        parse_model({**data, "about": {**data["about"], "status": "superseded"}}, str(path))
+    assert info.value.key == "about.replaced_by"

@@ -17,7 +17,8 @@ from copi_bio.modelfile import dumps_model, parse_model
 FORWARD_RULES = {"copi": copi_bio.CopiRule, "delta": copi_bio.DeltaRule, "none": copi_bio.NoPlasticity}
 TASKS = {"teacher_student": copi_bio.TeacherStudentTask, "digits": copi_bio.DigitsTask,
          "mnist": copi_bio.MnistTask, "decorrelation": copi_bio.DecorrelationTask}
-NETWORK_RULES = {"covariance": copi_bio.CovarianceRule, "vogels_sprekeler": copi_bio.VogelsSprekelerRule}
+NETWORK_RULES = {"covariance": copi_bio.CovarianceRule, "vogels_sprekeler": copi_bio.VogelsSprekelerRule,
+                 "copi": copi_bio.CopiLateralRule}
 CHAIN_PARTS = {"lateral": copi_bio.LateralInhibition, "feedback": copi_bio.FeedbackPathway,
                "protocol": copi_bio.Protocol, "recording": copi_bio.Recording, "spiking": copi_bio.SpikingParams}
 NETWORK_PARTS = {"protocol": copi_bio.NetworkProtocol, "recording": copi_bio.NetworkRecording,

@@ -176,17 +176,16 @@ def test_bad_spike_driven_values_name_key_value_and_allowed(overrides, key, frag
 
 @pytest.mark.slow
 def test_spike_driven_digits_with_hidden_layer_reaches_90_percent(tmp_path):
-    """Issue target for the 64-100-10 network, spike-driven formulation with prediction-error
-    perturbations (600 s simulated, ~4 min). Seeds 1-12 end at 0.922 +- 0.005 (0.911-0.931,
-    docs/spiking.md); seed 1 (the file's) measured 0.108 -> 0.914, so the issue's bound of 90 % leaves
-    0.014, about three seed-to-seed standard deviations, for other compilers' floating-point
-    differences."""
+    """The 64-100-10 network, spike-driven formulation with prediction-error perturbations (600 s
+    simulated, ~4 min). Seeds 1-12 end at 0.922 +- 0.005 (0.911-0.931, docs/spiking.md); seed 1 (the
+    file's) measured 0.108 -> 0.914, so a bound of 90 % leaves 0.014, about three seed-to-seed standard
+    deviations, for other compilers' floating-point differences."""
     ds = simulate(load_model("spiking_lif_digits_prediction", [f"spiking.build_dir='{tmp_path}'"]))
     acc = ds["weights_test_accuracy"].values
     spikes = float(ds["test_accuracy"].values[-1])
     print(f"spike-driven digits 64-100-10: weights' read-out {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f}), "
           f"from spikes {spikes:.3f}")
-    assert acc[-1] >= 0.9  # the weights' read-out; the spike-read accuracy is not yet measured over seeds
+    assert acc[-1] >= 0.9  # the weights' read-out; from spikes over seeds 1-5: docs/spiking.md
 
 
 COPIES = "spiking_lif_digits_copies"
@@ -234,13 +233,28 @@ def copies_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_spiking_digits_reach_97_percent(copies_run):
-    """Issue target: seeds 1-5 end at 0.975, 0.975, 0.967, 0.978, 0.978 (mean 0.974, docs/spiking.md);
-    seed 1 (the file's) at 0.975, the issue's 0.97 leaving 0.005, about one seed-to-seed standard
-    deviation, for other compilers' floating-point differences."""
+    """The weights' read-out of seeds 1-5 ends at 0.975, 0.975, 0.967, 0.978, 0.978 (mean 0.974) and the
+    network's spikes at 0.961, 0.942, 0.950, 0.964, 0.958 (mean 0.955; docs/spiking.md). Seed 1 (the
+    file's): 0.975 and 0.961; the bounds leave 0.005, about one seed-to-seed standard deviation, for
+    other compilers' floating-point differences. (A spike-read mean of 0.965 over seeds is not reached.)"""
     acc = copies_run["weights_test_accuracy"].values
     spikes = float(copies_run["test_accuracy"].values[-1])
     print(f"16 copies: weights' read-out {acc[0]:.3f} -> {acc[-1]:.3f} (max {acc.max():.3f}), from spikes {spikes:.3f}")
-    assert acc[-1] >= 0.97  # the weights' read-out; the spike-read accuracy is measured in docs/spiking.md
+    assert acc[-1] >= 0.97
+    assert spikes >= 0.955
     # bounded weights: measured largest |W| 1.71 (input -> hidden) and 0.53; a runaway passes 1e8 in a second
     for name in ("W_input_hidden", "W_hidden_output"):
         assert np.abs(copies_run[name].values).max() < 5.0
+
+
+@pytest.mark.slow
+def test_one_network_reads_out_at_95_percent_from_its_spikes(tmp_path):
+    """spiking_lif_digits: one network, no copies, 64 000 training samples (6400 s simulated, about 12
+    min alone on 2 cores), then 360 held-out images for 1 s each. Seed 1 (the file's) measured 0.958 from
+    its spikes and 0.967 from its weights (docs/spiking.md); 0.95 leaves 0.008, about one seed-to-seed
+    standard deviation."""
+    ds = simulate(load_model("spiking_lif_digits", [f"spiking.build_dir='{tmp_path}'"]))
+    spikes = float(ds["test_accuracy"].values[-1])
+    print(f"one network: from spikes {spikes:.3f}, weights' read-out {float(ds['weights_test_accuracy'][-1]):.3f}")
+    assert ds.attrs["trials"] == 1
+    assert spikes >= 0.95

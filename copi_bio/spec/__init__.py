@@ -45,9 +45,9 @@ from .chain import (FORWARD_RULES, MAX_POPULATION, RECORDABLE, TRANSFER_FUNCTION
                     Recording)
 from .checks import MAX_ELEMENTS, ChainChecks
 from .model import TOP_KEYS, Model
-from .network import (CELL_TYPES, NETWORK_TOP_KEYS, CommonInput, CovarianceRule, NetworkModel,
-                      NetworkPopulation, NetworkProtocol, NetworkRecording, NetworkSpec, PlasticityRule,
-                      Projection, VogelsSprekelerRule)
+from .ei_plasticity import CopiLateralRule, CovarianceRule, PlasticityRule, VogelsSprekelerRule
+from .network import (CELL_TYPES, NETWORK_TOP_KEYS, CommonInput, NetworkModel, NetworkPopulation, NetworkProtocol,
+                      NetworkRecording, NetworkSpec, Projection)
 from .params import MAX_INT, param
 from .spiking import RENAMED_NEURONS, SpikingParams
 from .stimulus import Stimulus
@@ -63,7 +63,7 @@ __all__ = [
     "SpikingParams", "RENAMED_NEURONS",
     "StabilityCriteria", "GROWTH_LIMIT", "HIDDEN_SECOND_MOMENT", "ChainChecks", "MAX_ELEMENTS",
     "Model", "TOP_KEYS",
-    "NetworkModel", "NetworkSpec", "NetworkPopulation", "Projection", "PlasticityRule", "CovarianceRule",
+    "NetworkModel", "NetworkSpec", "NetworkPopulation", "Projection", "PlasticityRule", "CovarianceRule", "CopiLateralRule",
     "VogelsSprekelerRule", "CommonInput", "Stimulus", "NetworkProtocol", "NetworkRecording", "CELL_TYPES",
     "NETWORK_TOP_KEYS",
 ]

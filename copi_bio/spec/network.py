@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, Mapping
 
 from ..errors import ModelError
 from ..units import format_quantity
 from .base import ModelBase, Spec, SpecBase
+from .ei_plasticity import PLASTICITY_RULES, PlasticityRule
 from .chain import MAX_POPULATION
 from .params import param
 from .spiking import SpikingParams
@@ -66,57 +67,6 @@ class NetworkPopulation(SpecBase):
         """Membrane time constant ``C / g_leak`` (s)."""
         return self.C / self.g_leak
 
-
-@dataclass(frozen=True)
-class PlasticityRule(SpecBase):
-    """Base of the spike-timing rules of a projection (``rule`` key selects the class).
-
-    Both rules keep spike traces ``x_pre``, ``x_post`` (jump 1, decay ``tau``)
-    and clip the weight to ``[0, w_max]``, so a synapse never changes sign.
-    Plasticity is off before ``onset``.
-    """
-
-    _path = "network.projections.plasticity"
-    _selector = "rule"
-    rule: ClassVar[str] = ""
-    eta: float = param("float", 0.01, low=0, doc="learning rate (weight change per unit trace, in units of nS)")
-    tau: float = param("time", 20e-3, low=0, doc="spike-trace time constant of the symmetric window")
-    w_max: float = param("conductance", 100e-9, low=0, doc="upper bound of the weight")
-    onset: float = param("time", 0.0, low=0, strict=False, doc="plasticity starts at this time")
-
-
-@dataclass(frozen=True)
-class CovarianceRule(PlasticityRule):
-    """Symmetric spike-timing rule minus the product of slow rate estimates (COPI decorrelation).
-
-    pre spike: ``w += eta (x_post - 2 tau nu_post)``; post spike: ``w += eta x_pre``,
-    with ``nu_post`` the postsynaptic rate averaged over ``tau_rate``.
-    Expected drift: ``eta * integral exp(-|s|/tau) cov_{post,pre}(s) ds``.
-    """
-
-    rule: ClassVar[str] = "covariance"
-    tau_rate: float = param("time", 1.0, low=0, doc="time constant of the slow rate estimate nu_post")
-
-
-@dataclass(frozen=True)
-class VogelsSprekelerRule(PlasticityRule):
-    """Inhibitory plasticity of Vogels, Sprekeler et al. 2011.
-
-    pre spike: ``w += eta (x_post - alpha)``; post spike: ``w += eta x_pre``,
-    ``alpha = 2 tau target_rate``. Expected drift:
-    ``eta [nu_pre 2 tau (nu_post - target_rate) + integral exp(-|s|/tau) cov(s) ds]``.
-    """
-
-    rule: ClassVar[str] = "vogels_sprekeler"
-    target_rate: float = param("rate", 3.0, low=0, doc="homeostatic target rate of the postsynaptic neurons")
-
-    @property
-    def alpha(self) -> float:
-        """Depression per presynaptic spike ``2 tau target_rate`` (dimensionless)."""
-        return 2.0 * self.tau * self.target_rate
-
-
-PLASTICITY_RULES: dict[str, type[PlasticityRule]] = {c.rule: c for c in (CovarianceRule, VogelsSprekelerRule)}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@ and a stimulus epoch, with oriented stimuli (gratings) as a tuned input current.
 
 Trial ``j`` starts at ``start + j (spontaneous + duration)``; its stimulus comes on ``spontaneous``
 later (the onset) and lasts ``duration``. Conditions are every orientation ``theta_o = 180 o /
-orientations`` deg with every contrast ``c``; each is shown ``repeats`` times, all trials in random
-order. During the stimulus epoch of a trial, neuron ``i`` of a receiving population (preferred
+orientations`` deg with every contrast ``c``. A *learning phase* of ``learning_repeats`` repeats of
+every condition (in random order) comes first, then the *test phase*: ``repeats`` repeats of every
+condition, in random order. With ``plasticity = "frozen"`` every plastic synapse stops learning at the
+start of the first test trial (:attr:`Stimulus.test_start`) and keeps its weight to the end of the run;
+the run's trial counts hold the test trials only. During the stimulus epoch of a trial, neuron ``i`` of a receiving population (preferred
 orientation ``phi_i = 180 i / N`` deg, spread evenly) gets
 
 ``I_stim,i = c g_j (untuned + amplitude exp(kappa (cos 2(theta - phi_i) - 1)))``
@@ -42,7 +45,12 @@ class Stimulus(SpecBase):
     orientations: int = param("int", 8, low=1, strict=False, high=360, doc="orientations, evenly over 180 deg")
     contrasts: tuple[float, ...] = param("float_list", (1.0,), low=0, strict=False,
                                          doc="contrast levels (factors of the stimulus current)")
-    repeats: int = param("int", 10, low=1, strict=False, high=100_000, doc="repeats of every condition")
+    repeats: int = param("int", 10, low=1, strict=False, high=100_000,
+                         doc="repeats of every condition in the test phase (the trials whose counts are stored)")
+    learning_repeats: int = param("int", 0, low=0, strict=False, high=100_000,
+                                  doc="repeats of every condition in the learning phase before the test phase")
+    plasticity: str = param("choice", "on", choices=("on", "frozen"),
+                            doc="plasticity during the test phase: on, or frozen from its first trial on")
     amplitude: float = param("current", 0.0, low=0, strict=False,
                              doc="tuned current at the preferred orientation and contrast 1")
     untuned: float = param("current", 0.0, doc="current every receiving neuron gets at contrast 1")
@@ -60,8 +68,18 @@ class Stimulus(SpecBase):
 
     @property
     def n_trials(self) -> int:
-        """Conditions times repeats."""
-        return self.n_conditions * self.repeats
+        """Trials of both phases: conditions times (learning repeats + repeats)."""
+        return self.n_conditions * (self.learning_repeats + self.repeats)
+
+    @property
+    def test_start(self) -> float:
+        """Start (s) of the first test trial (its spontaneous epoch)."""
+        return self.start + self.n_conditions * self.learning_repeats * (self.spontaneous + self.duration)
+
+    @property
+    def freeze(self) -> float | None:
+        """Time (s) from which every plasticity is off (``plasticity = "frozen"``), else None."""
+        return self.test_start if self.plasticity == "frozen" else None
 
     @property
     def end(self) -> float:
@@ -74,16 +92,20 @@ class Stimulus(SpecBase):
         contrast = np.tile(np.asarray(self.contrasts, float), self.orientations)
         return orientation, contrast
 
-    def schedule(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Onset (s), condition and shared gain of every trial, the trials in random order."""
-        conditions = rng.permutation(np.repeat(np.arange(self.n_conditions), self.repeats))
+    def schedule(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Onset (s), condition, shared gain and phase (True: test) of every trial in time order; the
+        learning trials first, each phase in random order."""
+        conditions = np.concatenate([
+            rng.permutation(np.repeat(np.arange(self.n_conditions), self.learning_repeats)),
+            rng.permutation(np.repeat(np.arange(self.n_conditions), self.repeats))])
+        test = np.arange(self.n_trials) >= self.n_conditions * self.learning_repeats
         onsets = self.start + np.arange(self.n_trials) * (self.spontaneous + self.duration) + self.spontaneous
         if self.shared_gain > 0:
             k = 1.0 / self.shared_gain ** 2
             gains = rng.gamma(k, 1.0 / k, self.n_trials)
         else:
             gains = np.ones(self.n_trials)
-        return onsets, conditions, gains
+        return onsets, conditions, gains, test
 
     def receivers(self, populations: dict[str, str]) -> tuple[str, ...]:
         """Names of the receiving populations, given every population's type (name -> type)."""

@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 
 from brian2 import second, siemens
 
-from ..spec import CovarianceRule, PlasticityRule, VogelsSprekelerRule
+from ..spec import CopiLateralRule, CovarianceRule, PlasticityRule, VogelsSprekelerRule
 from .neurons import slow_rate, slow_rate_reset
 from .synapses import current_on_pre
 
@@ -104,6 +104,10 @@ class SpikeTimingRule:
     post_equations, post_reset : str
         Equations and reset statements the postsynaptic group must have
         (a slow rate estimate for the covariance rule; empty otherwise).
+    post_namespace, pre_namespace : dict
+        Constants of those equations.
+    pre_equations : str
+        Equations the presynaptic group must have (the mean drive of the COPI lateral rule).
     """
 
     model: str
@@ -113,26 +117,30 @@ class SpikeTimingRule:
     post_equations: str = ""
     post_reset: str = ""
     post_namespace: dict = field(default_factory=dict)
+    pre_equations: str = ""
+    pre_namespace: dict = field(default_factory=dict)
 
 
-def _common(rule: PlasticityRule) -> dict:
+def _common(rule: PlasticityRule, offset: float) -> dict:
     return {"tau_stdp": rule.tau * second, "eta_w": rule.eta * 1e-9 * siemens, "w_max": rule.w_max * siemens,
-            "onset": rule.onset * second}
+            "onset": rule.onset * second, "offset": offset * second}
 
 
-_UPDATE = "w = clip(w + int(t >= onset) * eta_w * ({drive}), 0 * siemens, w_max)"
+_UPDATE = "w = clip(w + int(t >= onset) * int(t < offset) * eta_w * ({drive}), 0 * siemens, w_max)"
+"""A weight update, gated to ``onset <= t < offset`` (the learning window; ``offset`` is where a test
+phase freezes the weights)."""
 
 
-def vogels_sprekeler(rule: VogelsSprekelerRule) -> SpikeTimingRule:
+def vogels_sprekeler(rule: VogelsSprekelerRule, offset: float) -> SpikeTimingRule:
     """Vogels-Sprekeler inhibitory STDP: pre ``w += eta (apost - alpha)``, post ``w += eta apre``."""
     return SpikeTimingRule(
         model=_TRACES,
         on_pre="apre += 1\n" + _UPDATE.format(drive="apost - alpha"),
         on_post="apost += 1\n" + _UPDATE.format(drive="apre"),
-        namespace={**_common(rule), "alpha": rule.alpha})
+        namespace={**_common(rule, offset), "alpha": rule.alpha})
 
 
-def covariance(rule: CovarianceRule, name: str) -> SpikeTimingRule:
+def covariance(rule: CovarianceRule, name: str, offset: float) -> SpikeTimingRule:
     """Covariance STDP: pre ``w += eta (apost - 2 tau nu_post)``, post ``w += eta apre``.
 
     ``name`` is the postsynaptic slow-rate variable (one per projection).
@@ -141,17 +149,34 @@ def covariance(rule: CovarianceRule, name: str) -> SpikeTimingRule:
         model=_TRACES,
         on_pre="apre += 1\n" + _UPDATE.format(drive=f"apost - 2 * tau_stdp * {name}_post"),
         on_post="apost += 1\n" + _UPDATE.format(drive="apre"),
-        namespace=_common(rule),
+        namespace=_common(rule, offset),
         post_equations=slow_rate(name), post_reset=slow_rate_reset(name),
         post_namespace={f"tau_{name}": rule.tau_rate * second})
 
 
-def spike_timing_rule(rule: PlasticityRule, name: str) -> SpikeTimingRule:
-    """The rule object of a projection's plasticity spec (``name`` labels its per-neuron variables)."""
+def copi_lateral(rule: CopiLateralRule, name: str, offset: float) -> SpikeTimingRule:
+    """COPI's lateral rule through an interneuron (:class:`~copi_bio.spec.CopiLateralRule`): at a
+    postsynaptic spike ``w += eta (g_exc_pre - gbar_pre) / nS``; the presynaptic group keeps
+    ``gbar_<name>``, the mean of its excitatory conductance over ``tau_mean``."""
+    mean = f"gbar_{name}"
+    return SpikeTimingRule(
+        model="w : siemens\n", on_pre="",
+        on_post=_UPDATE.format(drive=f"(g_exc_pre - {mean}_pre) / nS"),
+        namespace={"eta_w": rule.eta * 1e-9 * siemens, "w_max": rule.w_max * siemens,
+                   "onset": rule.onset * second, "offset": offset * second},
+        pre_equations=f"d{mean}/dt = (g_exc - {mean}) / tau_{mean} : siemens\n",
+        pre_namespace={f"tau_{mean}": rule.tau_mean * second})
+
+
+def spike_timing_rule(rule: PlasticityRule, name: str, offset: float) -> SpikeTimingRule:
+    """The rule object of a projection's plasticity spec (``name`` labels its per-neuron variables),
+    learning from ``rule.onset`` until ``offset`` (s)."""
     if isinstance(rule, VogelsSprekelerRule):
-        return vogels_sprekeler(rule)
+        return vogels_sprekeler(rule, offset)
     if isinstance(rule, CovarianceRule):
-        return covariance(rule, name)
+        return covariance(rule, name, offset)
+    if isinstance(rule, CopiLateralRule):
+        return copi_lateral(rule, name, offset)
     raise TypeError(f"no spiking implementation of plasticity rule {rule.rule!r}")
 
 

@@ -53,11 +53,13 @@ wiring's draws, so that a network with and without a stimulus protocol has the s
 
 @dataclass(frozen=True)
 class Trials:
-    """The trials of a run: ``onsets`` (s), ``conditions`` (index) and shared ``gains``, in time order."""
+    """The trials of a run: ``onsets`` (s), ``conditions`` (index), shared ``gains`` and ``test`` (True
+    for the test phase's trials), in time order."""
 
     onsets: np.ndarray
     conditions: np.ndarray
     gains: np.ndarray
+    test: np.ndarray
 
 
 def stimulus_traces(spec: Stimulus, trials: Trials, duration: float) -> tuple[np.ndarray, np.ndarray]:
@@ -134,17 +136,25 @@ class EINetwork:
     trials: Trials | None = None
 
 
+NEVER = 1e9
+"""End (s) of plasticity where nothing freezes it: later than any run."""
+
+
 def _plastic_rules(model: NetworkModel) -> dict:
-    """Projection name -> rule object, for the plastic projections."""
-    return {p.label: plasticity.spike_timing_rule(p.plasticity, f"nu_{p.label}")
+    """Projection name -> rule object, for the plastic projections (learning until the stimulus
+    protocol's test phase freezes them, if it does)."""
+    stim = model.network.stimulus
+    freeze = stim.freeze if stim is not None and stim.freeze is not None else NEVER
+    return {p.label: plasticity.spike_timing_rule(p.plasticity, f"nu_{p.label}", freeze)
             for p in model.network.projections if p.plasticity is not None}
 
 
 def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
     """Create every Brian2 object of ``model`` (the device must already be active)."""
     spec, proto = model.network, model.protocol
+    # named, so that the generated code does not depend on which Brian2 objects the process still holds
     common = b2.TimedArray(common_input_trace(spec.common_input, proto.duration, rng) * amp,
-                           dt=spec.common_input.resolution * second)
+                           dt=spec.common_input.resolution * second, name="ta_common_input")
     rules = _plastic_rules(model)
     b2.defaultclock.dt = proto.dt * second  # one clock for every group and synapse (fast scheduling)
     params = RunParameters()
@@ -154,8 +164,8 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
         trials = Trials(*spec.stimulus.schedule(np.random.default_rng((model.seed, STIMULUS_STREAM))))
         receivers = spec.stimulus.receivers({p.name: p.type for p in spec.populations})
         gain, theta = stimulus_traces(spec.stimulus, trials, proto.duration)
-        stim_ns = {"stim_gain": b2.TimedArray(gain, dt=STEP * second),
-                   "stim_theta": b2.TimedArray(theta, dt=STEP * second),
+        stim_ns = {"stim_gain": b2.TimedArray(gain, dt=STEP * second, name="ta_stim_gain"),
+                   "stim_theta": b2.TimedArray(theta, dt=STEP * second, name="ta_stim_theta"),
                    "I_untuned": spec.stimulus.untuned * amp, "I_tuned": spec.stimulus.amplitude * amp,
                    "kappa_stim": float(spec.stimulus.kappa)}
     for pop in spec.populations:
@@ -169,6 +179,9 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
                 eqs += rule.post_equations
                 reset.append(rule.post_reset)
                 ns.update(rule.post_namespace)
+            if proj.pre == pop.name and rule is not None and rule.pre_equations:
+                eqs += rule.pre_equations
+                ns.update(rule.pre_namespace)
         constants, values, ns = declare(ns)
         group = b2.NeuronGroup(pop.size, eqs + constants, method=proto.method, reset="\n".join(reset),
                                namespace={**ns, "common_input": common}, name=f"pop_{pop.name}", **spiking)
@@ -200,7 +213,7 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
         if rule is not None:
             syn.w = np.full(len(pre_idx), proj.weight) * siemens
             weights[proj.label] = b2.StateMonitor(syn, "w", record=np.arange(len(pre_idx)),
-                                                 dt=proto.eval_every * second,
+                                                 clock=b2.Clock(proto.eval_every * second, name=f"clock_w_{proj.label}"),
                                                  name=f"w_{proj.label}")
         projections[proj.label] = syn
     # every spike is monitored (the population rates need them; recording.neurons only limits what is stored)

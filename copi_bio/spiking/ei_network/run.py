@@ -109,10 +109,12 @@ def _store_trials(model: NetworkModel, trials: Trials, stored: dict, record: Run
     stim = model.network.stimulus
     orientation, contrast = stim.condition_values()
     spikes = {name: (t, np.searchsorted(idx, i), idx) for name, (t, i, idx) in stored.items()}
-    store_trial_counts(record, spikes, trials.onsets, trials.conditions,
+    test = trials.test
+    store_trial_counts(record, spikes, trials.onsets[test], trials.conditions[test],
                        {"orientation": (orientation, {"units": "deg"}), "contrast": (contrast, {})},
-                       before=stim.spontaneous, after=stim.duration, trial_dim="trial")
-    record.variables["trial_gain"] = (("trial",), trials.gains, {
+                       before=stim.spontaneous, after=stim.duration, trial_dim="trial",
+                       note=" (the test phase's trials)" if stim.learning_repeats else "")
+    record.variables["trial_gain"] = (("trial",), trials.gains[test], {
         "long_name": "gain of the trial's stimulus shared by every receiving neuron (mean 1)"})
 
 
