@@ -181,3 +181,13 @@ def test_show_refuses_an_nwb_file(ei_result, tmp_path, capsys):
     assert main(["show", str(nwb)]) == 2
     assert _error(capsys) == (f"copi-bio: error: {str(nwb)!r} is an NWB file (copi-bio export; read recordings with "
                               "copi_bio.analysis.trial_io.read_trials), not a run's result file")
+
+
+def test_analyze_draws_the_spiking_figures_of_a_chain_run(tmp_path):
+    """A trace-formulation chain (every kind of spiking result gets the raster and spike statistics)."""
+    ds = copi_bio.simulate(copi_bio.load_model("spiking_trace_teacher_student", {
+        "protocol.presentations": 20, "protocol.eval_every": 10}))
+    path = copi_bio.save_result(ds, tmp_path / "chain.nc")
+    assert main(["analyze", str(path), "--out", str(tmp_path / "fig")]) == 0
+    names = {p.name for p in (tmp_path / "fig").iterdir()}
+    assert {"metrics.png", "raster.png", "spike_statistics.png"} <= names
