@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import copi_bio
+from copi_bio.spec import Stimulus
 from conftest import MODELS, model_table, override_error
 from copi_bio import ModelError
 from copi_bio.modelfile import dumps_model, parse_model
@@ -43,6 +44,8 @@ def build_in_python(table: dict):
                                                        if "plasticity" in p else {})})
                        for p in net.get("projections", [])]
         common = {"common_input": copi_bio.CommonInput(**net["common_input"])} if "common_input" in net else {}
+        if "stimulus" in net:
+            common["stimulus"] = Stimulus(**net["stimulus"])
         model["network"] = copi_bio.NetworkSpec(
             populations=[copi_bio.NetworkPopulation(**p) for p in net["populations"]], projections=projections,
             **common)

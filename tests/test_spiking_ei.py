@@ -171,19 +171,19 @@ def _with_rule(tmp_path, rule: dict | None, duration: str):
 def test_copi_lateral_rule_removes_a_planted_excitatory_covariance_and_the_control_keeps_it(tmp_path):
     """COPI's rule through interneurons (rule = "copi": at an E spike, w += eta (g_exc_pre - gbar_pre)) on
     the correlated state of spiking_ei_small (shared current, weak inhibition), against the same network
-    with static I->E synapses. Measured: r_sc 0.20 (1-5 s) -> 0.021 at 3.7 Hz (10-15 s) with the rule, 0.19
-    without it (in 35 s runs, over 25-35 s: 0.012 at eta 0.2, 0.013 at 0.05, against 0.23 at 26 Hz)."""
-    model = _with_rule(tmp_path / "copi", {"rule": "copi", "eta": 0.2, "tau_mean": "1 s"}, "15 s")
+    with static I->E synapses, 10 s. Measured: r_sc 0.28 (1-5 s) -> 0.026 at 2.8 Hz (7-10 s) with the rule,
+    0.29 without it (in 35 s runs, over 25-35 s: 0.012 at eta 0.2, 0.013 at 0.05, against 0.23 at 26 Hz)."""
+    model = _with_rule(tmp_path / "copi", {"rule": "copi", "eta": 0.2, "tau_mean": "1 s"}, "10 s")
     assert isinstance(model.network.projections[3].plasticity, CopiLateralRule)
     learned = simulate(model)
-    control = simulate(_with_rule(tmp_path / "static", None, "15 s"))
+    control = simulate(_with_rule(tmp_path / "static", None, "10 s"))
     before = pair_correlations(learned, "E", *BEFORE)[0].mean()
-    after, _, rates = pair_correlations(learned, "E", 10.0, 15.0)
-    kept = pair_correlations(control, "E", 10.0, 15.0)[0].mean()
+    after, _, rates = pair_correlations(learned, "E", 7.0, 10.0)
+    kept = pair_correlations(control, "E", 7.0, 10.0)[0].mean()
     print(f"copi rule: r_sc {before:.3f} -> {after.mean():.3f} at {rates.mean():.1f} Hz; control {kept:.3f}")
     assert before >= 0.15 and kept >= 0.15  # the planted covariance, kept without plasticity
     assert after.mean() <= 0.05
-    assert learned["w_I_E"].values.min() >= 0.0 and learned["mean_w_I_E"].values[-1] > 2.5  # inhibition grew
+    assert learned["w_I_E"].values.min() >= 0.0 and learned["w_I_E"].values[-1].mean() > 2.5  # inhibition grew
 
 
 def test_runtime_device_runs_the_same_network():
