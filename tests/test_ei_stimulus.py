@@ -114,3 +114,21 @@ def test_a_learning_phase_then_a_test_phase_with_plasticity_frozen(tmp_path):
     counts = from_result(ds, "E")
     assert counts.sizes["condition"] == 2 and counts.sizes["repeat"] == 3  # the test trials only
     np.testing.assert_allclose(np.sort(ds["trial_onset"].values), np.sort(onsets[test]))
+
+
+@pytest.mark.slow
+def test_the_v1_circuit_decorrelates_its_test_trials_below_its_static_control(tmp_path):
+    """models/v1_gratings.toml, seed 1 (about 4-8 min per run), against the same network with static I->E
+    synapses, measured with the recording's code (docs/v1_circuit.md): rsc_mean 0.036 against 0.17, the
+    window and tuning dependence in the recording's direction, 2.3 Hz. Not reached, so not asserted:
+    rsc_mean <= 0.02, spontaneous within 0.01 of evoked, a Fano factor falling at onset."""
+    learned = simulate(load_model("v1_gratings", [f"spiking.build_dir='{tmp_path / 'a'}'"]))
+    control = simulate(load_model("v1_gratings", [f"spiking.build_dir='{tmp_path / 'b'}'",
+                                                  "network.projections.I_E.plasticity.onset='400 s'"]))
+    got = {name: {key: est.value for key, est in st.statistics(from_result(ds, "E"), n_boot=10).items()}
+           for name, ds in (("learned", learned), ("control", control))}
+    print(got)
+    assert got["control"]["rsc_mean"] >= 0.05 and got["learned"]["rsc_mean"] <= 0.5 * got["control"]["rsc_mean"]
+    assert got["learned"]["rsc_window_500"] > got["learned"]["rsc_window_10"]
+    assert 0 < got["learned"]["rsc_similar"] - got["learned"]["rsc_dissimilar"] <= 0.03
+    assert 2.0 <= got["learned"]["rate_mean"] <= 15.0

@@ -191,6 +191,7 @@ def test_spike_driven_digits_with_hidden_layer_reaches_90_percent(tmp_path):
 COPIES = "spiking_lif_digits_copies"
 
 
+@pytest.mark.slow  # 65 s; shared tables are covered by tests/test_shared_weights.py in the default run
 def test_spiking_digits_with_parallel_copies_learns_in_a_short_run(tmp_path):
     """The 16-copy digits model, reduced to 4 copies and 20 s (80 copy-seconds of samples). Its
     ``gamma = 50`` needs the centred forward rule: without it the weights run away within a second
