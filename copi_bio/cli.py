@@ -10,13 +10,13 @@ import warnings
 from pathlib import Path
 
 from .errors import CheckpointError, CopiBioError, SimulationError
-from .modelfile import DEFAULT_MODEL, available_models, load_model_cli, model_about, model_hash, read_model_table
+from .modelfile import DEFAULT_MODEL, available_models, load_model_cli, model_hash, read_model_table
 from .outdir import output_path, prepare_output_folder
 from .rate.checkpoint import checkpoint_path, read_header, remove_checkpoint
 from .results import check_replace, file_kind, open_result, save_result, summarize
 from .simulation import simulate
 from .spec import Model
-from .library import FAMILIES
+from .library import FAMILIES, split_about
 from .version import __version__
 
 
@@ -120,8 +120,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for name, path in available_models().items():
-        data, _ = read_model_table(path)
-        about = model_about(path)
+        data, about = split_about(read_model_table(path)[0], str(path))
         backend = str(data.get("backend", "rate"))
         kind = "E/I network" if "network" in data else ("chain" if backend == "spiking" else "")
         backend_text = f"{backend} ({kind})" if kind else backend

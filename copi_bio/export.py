@@ -48,7 +48,6 @@ import datetime as _dt
 import json
 import re
 import warnings
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +56,10 @@ import xarray as xr
 
 from .atomic import atomic_write
 from .errors import CopiBioError
+from .modelfile import parse_model_text
 from .outdir import output_path, prepare_output_folder
 from .results import check_replace, identity
 from .trials import result_populations_with_trials
-from .units import parse_quantity
 
 if TYPE_CHECKING:
     from pynwb import NWBFile
@@ -170,12 +169,11 @@ def _notes(ds: xr.Dataset) -> str:
 
 
 def time_step(ds: xr.Dataset) -> float | None:
-    """The run's integration step ``protocol.dt`` (s), read from its resolved model file; None where the
-    result carries no model file."""
+    """The run's integration step ``protocol.dt`` (s), from its resolved model file; None where the
+    result carries no valid model file."""
     try:
-        return parse_quantity(tomllib.loads(str(ds.attrs.get("model_toml", "")))["protocol"]["dt"], "time",
-                              "protocol.dt")
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, CopiBioError):
+        return parse_model_text(str(ds.attrs["model_toml"]), str(ds.attrs.get("model_source", "<result>"))).protocol.dt
+    except (KeyError, CopiBioError):  # no model file, or one this version no longer validates
         return None
 
 

@@ -130,6 +130,21 @@ def parse_model(data: Mapping[str, Any], source: str = "<memory>") -> Model | Ne
     return (NetworkModel if "network" in data else Model).parse(data, source)
 
 
+def parse_model_text(text: str, source: str = "<result>") -> Model | NetworkModel:
+    """Validate a model file's text, such as the resolved model a result stores in ``model_toml``.
+
+    Raises
+    ------
+    ModelError
+        For text that is not TOML, naming ``source``, or for an invalid model.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ModelError("(file)", source, f"valid TOML ({err})", source) from None
+    return parse_model(data, source)
+
+
 def read_model_table(model: str | Path | None = None) -> tuple[dict[str, Any], Path]:
     """Read the raw TOML table of a model file or library name."""
     path = resolve_model_path(model)

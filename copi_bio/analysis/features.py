@@ -13,16 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from ..modelfile import parse_model
+from ..modelfile import parse_model_text
 from ..spec import Model
 from ..transfer import transfer
 
 
 def model_of(ds: xr.Dataset) -> Model:
     """The validated model a result was produced with (from ``attrs['model_toml']``)."""
-    import tomllib
-
-    return parse_model(tomllib.loads(ds.attrs["model_toml"]), ds.attrs.get("model_source", "<result>"))
+    return parse_model_text(ds.attrs["model_toml"], ds.attrs.get("model_source", "<result>"))
 
 
 @dataclass
