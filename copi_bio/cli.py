@@ -173,7 +173,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise CopiBioError(f"--nwb {args.nwb} is the result file itself; choose another file name")
     print(f"saved {export_nwb(ds, args.nwb, overwrite=args.overwrite)}")
     if trial_populations(ds):
-        print(f"with a trials table of {ds.sizes['presentations']} presentations: trial counts of "
+        print(f"with a trials table of {ds['trial_onset'].size} {ds['trial_onset'].dims[0].rstrip('s')}s: trial counts of "
               f"{', '.join(trial_populations(ds))} via copi_bio.analysis.trial_io.read_trials_nwb(file, population)")
     return 0
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copi_bio import load_model, simulate
+from copi_bio import load_model, save_result, simulate
+from copi_bio.cli import main
 from copi_bio.analysis import recording_statistics as st
 from copi_bio.errors import ModelError
 from copi_bio.spiking.ei_network.build import STIMULUS_STREAM, Trials, stimulus_traces
@@ -92,7 +93,7 @@ def test_a_run_with_a_stimulus_stores_trial_counts_the_recording_code_measures()
     np.testing.assert_array_equal(plain["synapse_post_I_E"].values, ds["synapse_post_I_E"].values)
 
 
-def test_a_learning_phase_then_a_test_phase_with_plasticity_frozen(tmp_path):
+def test_a_learning_phase_then_a_test_phase_with_plasticity_frozen(tmp_path, capsys):
     """2 orientations: 1 learning repeat, then 3 test repeats with every plastic synapse frozen. The
     learning phase changes the I->E weights; the test phase leaves every one as it was (snapshots after
     the freeze equal the final weights, to the bit); only the test trials are counted."""
@@ -114,6 +115,10 @@ def test_a_learning_phase_then_a_test_phase_with_plasticity_frozen(tmp_path):
     counts = from_result(ds, "E")
     assert counts.sizes["condition"] == 2 and counts.sizes["repeat"] == 3  # the test trials only
     np.testing.assert_allclose(np.sort(ds["trial_onset"].values), np.sort(onsets[test]))
+    # the export path: an NWB file with the test trials as its trials table
+    result = save_result(ds, tmp_path / "frozen.nc")
+    assert main(["export", str(result), "--nwb", str(tmp_path / "frozen.nwb")]) == 0
+    assert "with a trials table of 6 trials: trial counts of E, I" in capsys.readouterr().out
 
 
 @pytest.mark.slow
