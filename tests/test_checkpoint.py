@@ -100,6 +100,8 @@ class _Stop(Exception):
     ("teacher_student", ["protocol.presentations=60", "protocol.eval_every=20", "plasticity.optimizer='adam'",
                          "lateral.statistics='centered'", "recording.variables=['r','u','delta','x']"]),
     ("decorrelation_foldiak", ["protocol.presentations=60", "protocol.eval_every=20"]),
+    ("digits_bp", ["protocol.presentations=60", "protocol.eval_every=20", "lateral.sample_count=7",
+                   "lateral.update_every=3", "recording.statistics_every=4"]),
     ("teacher_student", ["protocol.presentations=60", "protocol.eval_every=20", "protocol.dtype='float32'"]),
 ])
 def test_resume_in_process_identical_across_models(tmp_path, monkeypatch, name, sets):

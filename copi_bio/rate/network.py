@@ -17,7 +17,8 @@ Equations integrated (exponential Euler on every leak; see docs/equations.md):
   ``delta_k = f'(u_k) * (delta_{k+1} G_k)`` from the previous step;
 * plasticity (batch means over trials): COPI ``dW = eta (<u x^T> - W diag<x^2>)``,
   delta rule ``dW = eta <delta x^T>``, ``dR = -eta offdiag<x x^T> R`` (copi),
-  ``dR = -eta R offdiag<x x^T>`` (copi_bio), ``dM = eta offdiag<x x^T>`` (foldiak).
+  ``dR = -eta R offdiag<x x^T>`` (copi_bio), ``dM = eta offdiag<x x^T>`` (foldiak); the lateral
+  ``<.>`` optionally over a subsample of the trials (:mod:`~copi_bio.rate.lateral_estimate`).
 
 Implementation: a step costs its matrix products and little else
 (``benchmarks/bench_rate.py`` compares it with that bound). Every product
@@ -61,7 +62,7 @@ class RateNetwork(RateParameters):
                 and arr.flags.c_contiguous and arr.flags.writeable)
 
     def step(self, s: State, z: np.ndarray, target: np.ndarray | None, feedback: bool,
-             eta_w: float, eta_l: float) -> None:
+             eta_w: float, eta_l: float, lateral_rows: np.ndarray | None = None) -> None:
         """Advance the state by ``dt`` and apply plasticity.
 
         Parameters
@@ -76,11 +77,14 @@ class RateNetwork(RateParameters):
             Whether top-down perturbations act (off for evaluation).
         eta_w, eta_l : float
             ``dt / tau`` of forward and lateral plasticity for this step (0: off).
+        lateral_rows : ndarray of int, optional
+            The trials the lateral update is estimated on (all when omitted; see
+            :mod:`~copi_bio.rate.lateral_estimate`).
         """
         if self.prediction:
-            self._step_prediction(s, z, target, feedback, eta_w, eta_l)
+            self._step_prediction(s, z, target, feedback, eta_w, eta_l, lateral_rows)
         else:
-            self._step_nudging(s, z, target, feedback, eta_w, eta_l)
+            self._step_nudging(s, z, target, feedback, eta_w, eta_l, lateral_rows)
 
     def predict(self, s: State, z: np.ndarray) -> None:
         """Advance only the forward predictions by ``dt`` (no perturbation, no plasticity).
@@ -113,7 +117,7 @@ class RateNetwork(RateParameters):
         return drive
 
     def _step_prediction(self, s: State, z: np.ndarray, target: np.ndarray | None, feedback: bool,
-                         eta_w: float, eta_l: float) -> None:
+                         eta_w: float, eta_l: float, lateral_rows: np.ndarray | None) -> None:
         """One sweep of the prediction formulation: predictions up, perturbations down, somata, plasticity."""
         s.r[0] = z
         last = self.n_layers
@@ -133,7 +137,7 @@ class RateNetwork(RateParameters):
                 s.ubar[post] += self.mean_rate * (s.u[post] - s.ubar[post])
         if eta_w or eta_l:
             for k in range(last):
-                self._plasticity(s, k, drives[k + 1], eta_w, eta_l)
+                self._plasticity(s, k, drives[k + 1], eta_w, eta_l, lateral_rows)
 
     def _perturb_output(self, s: State, target: np.ndarray | None, slope: np.ndarray | None) -> None:
         """``delta_L = gamma (t - f(a_L)) f'(a_L)`` (low-pass filtered with ``feedback.tau``)."""
@@ -156,7 +160,7 @@ class RateNetwork(RateParameters):
             d += err
 
     def _step_nudging(self, s: State, z: np.ndarray, target: np.ndarray | None, feedback: bool,
-                      eta_w: float, eta_l: float) -> None:
+                      eta_w: float, eta_l: float, lateral_rows: np.ndarray | None) -> None:
         """One step of the self-consistent nudging formulation (somata transmit ``f(u)``)."""
         s.r[0] = z
         last = self.n_layers
@@ -178,7 +182,7 @@ class RateNetwork(RateParameters):
             if self.centered:
                 s.ubar[post] += self.mean_rate * (u - s.ubar[post])
             if eta_w or eta_l:
-                self._plasticity(s, k, a, eta_w, eta_l)
+                self._plasticity(s, k, a, eta_w, eta_l, lateral_rows)
         if feedback:
             self._feedback(s, slopes)
 
@@ -299,7 +303,8 @@ class RateNetwork(RateParameters):
         y += (1.0 - self.decay_x) * (g - y @ lat)
         return y
 
-    def _plasticity(self, s: State, k: int, a: np.ndarray, eta_w: float, eta_l: float) -> None:
+    def _plasticity(self, s: State, k: int, a: np.ndarray, eta_w: float, eta_l: float,
+                    lateral_rows: np.ndarray | None = None) -> None:
         post = k + 1
         trials = s.x[k].shape[0]
         if self.centered:
@@ -309,7 +314,7 @@ class RateNetwork(RateParameters):
             xs = s.x[k]
         lat = self.L[k]
         x_sq = None
-        if eta_w or (eta_l and lat is not None):
+        if eta_w or (eta_l and lat is not None and lateral_rows is None):
             x_sq = np.einsum("bi,bi->i", xs, xs) / trials
         if eta_w:
             rule = self.model.plasticity.rule
@@ -333,6 +338,10 @@ class RateNetwork(RateParameters):
             if self.b[k] is not None:
                 self.b[k] += eta_w * (s.u[post] - a).mean(axis=0)
         if eta_l and lat is not None:
+            if lateral_rows is not None:  # the update estimated on a subsample of the trials
+                xs = xs[lateral_rows]
+                trials = len(lateral_rows)
+                x_sq = np.einsum("bi,bi->i", xs, xs) / trials
             rule = self.model.lateral.rule
             if rule in ("copi", "copi_bio"):
                 # copi:     R <- (I + eta diag<x^2>) R - eta <x x^T> R,  with (x R)

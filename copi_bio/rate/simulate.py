@@ -17,6 +17,7 @@ from ..spec import Model
 from ..tasks import TaskData, build_task
 from .checkpoint import load_checkpoint, save_checkpoint
 from .checkpoint_state import array_state, restore_array_state
+from .lateral_estimate import lateral_schedule
 from .linalg import blas_threads, matmul
 from .network import RateNetwork
 from .parameters import State
@@ -218,13 +219,19 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
                 eta_l = scale * dt / tau_l if learn_l else 0.0
                 for i in range(steps):
                     on = i >= settle
-                    net.step(state, z, target, True, eta_w if on else 0.0, eta_l if on else 0.0)
+                    rows = None
+                    if on and eta_l and model.lateral.cheaper:
+                        factor, rows = lateral_schedule(model.lateral, model.seed, p * (steps - settle) + i - settle,
+                                                        proto.trials)
+                        net.step(state, z, target, True, eta_w, factor * eta_l, rows)
+                    else:
+                        net.step(state, z, target, True, eta_w if on else 0.0, eta_l if on else 0.0)
                     step_count += 1
                     if n_rec and rec_spec.variables and step_count % rec_every == 0:
                         record_states(step_count * dt)
                 t_now = (p + 1) * steps * dt
                 _check_finite(net, state, t_now)
-                for k, st in enumerate(stats):
+                for k, st in enumerate(stats if (p + 1) % rec_spec.statistics_every == 0 else ()):
                     x = state.x[k] - state.xbar[k] if net.centered else state.x[k]
                     u = state.u[k + 1] - state.ubar[k + 1] if net.centered else state.u[k + 1]
                     st.add(x, u, state.delta[k + 1], matmul)

@@ -62,6 +62,14 @@ class LateralInhibition(SpecBase):
 
     With ``statistics = "centered"`` the second moments are taken of
     fluctuations around running means with time constant ``tau_mean``.
+
+    A cheaper estimate of the update (rate backend): ``sample_fraction`` or
+    ``sample_count`` estimates ``<x x^T>`` (and ``<x^2>``) on a uniform random
+    subset of the trials of each plastic step, drawn without replacement
+    (an unbiased estimate of the trial mean); ``update_every = k`` applies the
+    update on every k-th plastic step only, with ``k`` times its rate. The
+    decorrelating transform itself acts on every trial of every step
+    (docs/equations.md, "A cheaper decorrelation update").
     """
 
     _path = "lateral"
@@ -78,6 +86,28 @@ class LateralInhibition(SpecBase):
                       doc="foldiak: keep M >= 0 (purely inhibitory) or signed")
     layers: str = param("choice", "all", choices=("all", "input", "hidden"),
                         doc="which presynaptic populations are decorrelated")
+    sample_fraction: float | None = param("float", None, low=0, high=1, optional=True,
+                                          doc="estimate the update on this fraction of each step's trials "
+                                              "(rate backend; omit: every trial)")
+    sample_count: int | None = param("int", None, low=1, strict=False, optional=True,
+                                     doc="estimate the update on this many of each step's trials "
+                                         "(rate backend; at most protocol.trials)")
+    update_every: int = param("int", 1, low=1, strict=False,
+                              doc="apply the update every k-th plastic step with k times its rate "
+                                  "(rate backend)")
+
+    @property
+    def cheaper(self) -> bool:
+        """Whether the update is estimated on a subsample or applied every k steps."""
+        return self.sample_fraction is not None or self.sample_count is not None or self.update_every != 1
+
+    def sample_size(self, trials: int) -> int:
+        """How many of ``trials`` trials each update is estimated on."""
+        if self.sample_count is not None:
+            return self.sample_count
+        if self.sample_fraction is not None:
+            return max(1, int(round(self.sample_fraction * trials)))
+        return trials
 
 
 @dataclass(frozen=True)
@@ -210,3 +240,7 @@ class Recording(SpecBase):
     trials: int = param("int", 1, low=0, strict=False, doc="how many trials are recorded")
     weights_every: int | None = param("int", None, low=1, strict=False, optional=True,
                                       doc="presentations between weight snapshots (default eval_every)")
+    statistics_every: int = param("int", 1, low=1, strict=False,
+                                  doc="rate backend: the connection statistics of the metrics (correlations, "
+                                      "fixed-point and alignment measures) are taken from every this-many-th "
+                                      "presentation")

@@ -82,12 +82,35 @@ class ChainChecks(StabilityCriteria):
             if abs(ratio - round(ratio)) > 1e-6:
                 raise ModelError("recording.interval", f"{self.recording.interval * 1e3:g} ms",
                                  f"a whole multiple of dt = {proto.dt * 1e3:g} ms")
+        self.check_lateral_estimate()
         self.check_sizes()
         self.check_stability()
         if self.backend == "spiking":
             self.check_spiking()
         if self.backend == "rate" and pops[0].bias:
             raise ModelError("populations[0].bias", True, "false: the input population has no soma")
+
+    def check_lateral_estimate(self) -> None:
+        """The cheaper decorrelation update: one subsample key, at most the trials, rate backend only."""
+        lat = self.lateral
+        if not lat.cheaper:
+            return
+        key = ("lateral.sample_count" if lat.sample_count is not None else
+               "lateral.sample_fraction" if lat.sample_fraction is not None else "lateral.update_every")
+        value = getattr(lat, key.split(".")[1])
+        if lat.sample_count is not None and lat.sample_fraction is not None:
+            raise ModelError("lateral.sample_count", lat.sample_count,
+                             f"omitted when lateral.sample_fraction = {lat.sample_fraction:g} is given "
+                             "(one of the two sets the subsample)")
+        if self.backend != "rate":
+            raise ModelError(key, value, f"omitted with backend = {self.backend!r} (a subsampled or "
+                             "intermittent decorrelation update is a rate-backend device; spiking lateral "
+                             "synapses learn at every spike)")
+        if lat.rule == "none":
+            raise ModelError(key, value, "omitted with lateral.rule = 'none' (there is no decorrelation update)")
+        if lat.sample_count is not None and lat.sample_count > self.protocol.trials:
+            raise ModelError("lateral.sample_count", lat.sample_count,
+                             f"at most protocol.trials = {self.protocol.trials}")
 
     def check_sizes(self) -> None:
         """Refuse models whose arrays would not fit in memory, before allocating anything.
@@ -133,6 +156,10 @@ class ChainChecks(StabilityCriteria):
     def check_spiking(self) -> None:
         """Checks that only concern the spiking backend."""
         spk, proto = self.spiking, self.protocol
+        if self.recording.statistics_every != 1:
+            raise ModelError("recording.statistics_every", self.recording.statistics_every,
+                             "1 (omitted) with backend = 'spiking' (its correlations are counted from every "
+                             "spike; the key thins the rate backend's connection statistics)")
         if self.feedback.perturbation != "nudging" and spk.neuron != "lif_spike":
             raise ModelError("feedback.perturbation", self.feedback.perturbation,
                              f"'nudging' with spiking.neuron = {spk.neuron!r} (the trace formulation nudges the "
