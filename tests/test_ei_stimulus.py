@@ -137,3 +137,63 @@ def test_the_v1_circuit_decorrelates_its_test_trials_below_its_static_control(tm
     assert got["learned"]["rsc_window_500"] > got["learned"]["rsc_window_10"]
     assert 0 < got["learned"]["rsc_similar"] - got["learned"]["rsc_dissimilar"] <= 0.03
     assert 2.0 <= got["learned"]["rate_mean"] <= 15.0
+
+
+def _with_poisson_input(extra_stimulus: dict, lgn: dict | None = None) -> dict:
+    """spiking_ei_small (TINY) with an input population LGN of 100 Poisson cells projecting onto E."""
+    table = load_model("spiking_ei_small", TINY + STIM).to_mapping()
+    table["network"]["populations"].append({"name": "LGN", "size": 100, "type": "excitatory", "model": "poisson",
+                                            "rate": "5 Hz", **(lgn or {})})
+    table["network"]["projections"].append({"pre": "LGN", "post": "E", "probability": 0.1, "weight": "3 nS"})
+    table["network"]["stimulus"].update({"populations": ["LGN"], "amplitude": "0 pA", "repeats": 6,
+                                         **extra_stimulus})
+    table["protocol"]["duration"] = "6.2 s"
+    return table
+
+
+def test_poisson_input_rates_follow_the_declared_tuning_curve():
+    """100 Poisson cells, 5 Hz spontaneous, a tuned rate of 40 Hz at the preferred orientation (kappa 4),
+    2 orientations x 6 repeats: the mean count of each cell in each condition's 300 ms stimulus epoch is
+    within Poisson error of ``(5 Hz + 40 Hz exp(4 (cos 2(theta - phi_i) - 1))) 0.3 s`` (the z-scores of
+    the 200 cell-conditions have mean 0 +- 0.2 and SD 1 +- 0.2, as 200 draws of a unit normal would),
+    and the 200 ms before onset at 5 Hz; the E cells they project onto (10 inputs of 3 nS each on
+    average) fire more in their stimulus epochs."""
+    from copi_bio import parse_model
+
+    model = parse_model(_with_poisson_input({"peak_rate": "40 Hz"}))
+    ds = simulate(model)
+    counts = from_result(ds, "LGN")
+    assert counts.shape == (100, 2, 6, 50)
+    pref = np.pi * np.arange(100) / 100
+    theta = np.deg2rad(counts["orientation"].values)
+    rate = 5.0 + 40.0 * np.exp(4.0 * (np.cos(2 * (theta[None, :] - pref[:, None])) - 1))
+    expected = rate * 0.3
+    observed = counts.sel(time=slice(0, 0.3)).sum("time").mean("repeat").values
+    z = (observed - expected) / np.sqrt(expected / 6)
+    assert abs(z.mean()) < 0.2 and abs(z.std() - 1) < 0.2, (z.mean(), z.std())
+    spont = counts.sel(time=slice(-0.2, 0)).sum("time").values
+    assert spont.mean() == pytest.approx(5.0 * 0.2, rel=3 / np.sqrt(spont.size))  # 3 SD of a Poisson mean
+    e = from_result(ds, "E")
+    evoked, before = float(e.sel(time=slice(0, 0.3)).mean()), float(e.sel(time=slice(-0.2, 0)).mean())
+    assert evoked > 1.2 * before, (evoked, before)  # measured 0.70 against 0.53 spikes per 10 ms bin and cell
+
+
+@pytest.mark.parametrize("change, key, fragment", [
+    ({"stimulus": {"peak_rate": "0 Hz"}}, "network.stimulus.peak_rate", "a rate above 0 Hz"),
+    ({"stimulus": {"peak_rate": "20 Hz", "amplitude": "100 pA"}}, "network.stimulus.amplitude", "omitted"),
+    ({"projection": {"pre": "E", "post": "LGN", "probability": 0.1, "weight": "1 nS"}},
+     "network.projections[5].post", "a population of model = 'lif'"),
+    ({"population": {"name": "X", "size": 3, "type": "excitatory", "rate": "3 Hz"}},
+     "network.populations[3].rate", "omitted for model = 'lif'"),
+])
+def test_bad_poisson_inputs_name_key_value_and_allowed(change, key, fragment):
+    from copi_bio import parse_model
+
+    table = _with_poisson_input(change.get("stimulus", {"peak_rate": "20 Hz"}))
+    if "projection" in change:
+        table["network"]["projections"].append(change["projection"])
+    if "population" in change:
+        table["network"]["populations"].append(change["population"])
+    with pytest.raises(ModelError) as info:
+        parse_model(table)
+    assert info.value.key == key and fragment in info.value.allowed, info.value

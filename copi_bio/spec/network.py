@@ -24,6 +24,7 @@ from .spiking import SpikingParams
 from .stimulus import Stimulus
 
 CELL_TYPES = ("excitatory", "inhibitory")
+NEURON_MODELS = ("lif", "poisson")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -37,11 +38,14 @@ def _without(data: Any, path: str, key: str) -> tuple[dict, Any]:
 
 @dataclass(frozen=True)
 class NetworkPopulation(SpecBase):
-    """A population of conductance-based leaky integrate-and-fire neurons.
+    """A population of conductance-based leaky integrate-and-fire neurons (``model = "lif"``), or of
+    Poisson spike sources (``model = "poisson"``: input populations, such as a thalamic input).
 
-    ``C dV/dt = g_leak (E_leak - V) + g_exc (E_exc - V) + g_inh (E_inh - V) + I_bg + I_common(t)``,
+    LIF: ``C dV/dt = g_leak (E_leak - V) + g_exc (E_exc - V) + g_inh (E_inh - V) + I_bg + I_common(t)``,
     ``dg_exc/dt = -g_exc / tau_exc``, ``dg_inh/dt = -g_inh / tau_inh``;
     a spike at ``V > V_th`` resets ``V`` to ``V_reset`` for ``refractory``.
+    Poisson: each cell fires independently at ``rate`` (its spontaneous rate) plus, where it receives
+    the stimulus, its tuned stimulus rate (:mod:`copi_bio.spec.stimulus`); it receives no synapses.
     ``type`` fixes the sign of every synapse the population makes (Dale's law).
     """
 
@@ -50,6 +54,9 @@ class NetworkPopulation(SpecBase):
     name: str = param("str", doc="population name")
     size: int = param("int", low=1, strict=False, high=MAX_POPULATION, doc="number of neurons")
     type: str = param("choice", choices=CELL_TYPES, doc="excitatory or inhibitory (sign of its synapses)")
+    model: str = param("choice", "lif", choices=NEURON_MODELS,
+                       doc="lif (conductance-based LIF) or poisson (spike sources, no synapses onto them)")
+    rate: float = param("rate", 0.0, low=0, strict=False, doc="poisson: spontaneous firing rate")
     C: float = param("capacitance", 200e-12, low=0, doc="membrane capacitance")
     g_leak: float = param("conductance", 10e-9, low=0, doc="leak conductance")
     E_leak: float = param("voltage", -60e-3, doc="leak reversal (resting) potential")
@@ -252,6 +259,10 @@ class NetworkSpec(Spec):
                 raise ModelError(key, name, "letters, digits and '_', starting with a letter")
         for i, pop in enumerate(self.populations):
             key = f"{path}.populations[{i}]"
+            if pop.model == "lif" and pop.rate != 0:
+                raise ModelError(f"{key}.rate", format_quantity(pop.rate, "rate"),
+                                 "omitted for model = 'lif' (a LIF population's rate follows from its inputs; "
+                                 "model = 'poisson' makes spike sources with this rate)")
             if not pop.V_reset < pop.V_th:
                 raise ModelError(f"{key}.V_reset", format_quantity(pop.V_reset, "voltage"),
                                  f"below V_th = {format_quantity(pop.V_th, 'voltage')}")
@@ -267,6 +278,9 @@ class NetworkSpec(Spec):
             for end in ("pre", "post"):
                 if getattr(proj, end) not in names:
                     raise ModelError(f"{key}.{end}", getattr(proj, end), "a population name: " + ", ".join(names))
+            if self.population(proj.post).model == "poisson":
+                raise ModelError(f"{key}.post", proj.post, "a population of model = 'lif' (a Poisson source "
+                                 "has no membrane to receive synapses)")
             if (proj.pre, proj.post) in seen:
                 raise ModelError(key, f"{proj.pre}->{proj.post}", "one projection per (pre, post) pair")
             seen.add((proj.pre, proj.post))
@@ -377,7 +391,8 @@ class NetworkModel(ModelBase):
                               "synapses stay static", UserWarning, stacklevel=2)
         names = [p.name for p in self.network.populations]
         if self.network.stimulus is not None:
-            self.network.stimulus.check({p.name: p.type for p in self.network.populations}, self.protocol.duration)
+            self.network.stimulus.check({p.name: p.type for p in self.network.populations}, self.protocol.duration,
+                                        poisson={p.name for p in self.network.populations if p.model == "poisson"})
         for name in self.recording.populations or ():
             if name not in names:
                 raise ModelError("recording.populations", name, "a population name: " + ", ".join(names))

@@ -16,6 +16,15 @@ orientation ``phi_i = 180 i / N`` deg, spread evenly) gets
 orientation and contrast 1); ``g_j`` is the trial's gain, shared by every receiving neuron: 1, or a
 gamma-distributed value of mean 1 and standard deviation ``shared_gain`` (shared input fluctuations
 whose size the user sets). Outside stimulus epochs ``I_stim = 0``.
+
+A receiving population of Poisson sources (``model = "poisson"``, an input population) gets the same
+tuning as a rate on top of its spontaneous rate ``r_spont`` (the population's ``rate``):
+
+``r_i(t) = r_spont + c g_j (untuned_rate + peak_rate exp(kappa (cos 2(theta - phi_i) - 1)))``
+
+so its cells are independent given the stimulus and the trial's gain; shared fluctuations come from
+``shared_gain``, from a shared input current (``[network.common_input]``) or from a Poisson population
+that projects onto many cells (a shared Poisson source).
 """
 
 from __future__ import annotations
@@ -54,6 +63,10 @@ class Stimulus(SpecBase):
     amplitude: float = param("current", 0.0, low=0, strict=False,
                              doc="tuned current at the preferred orientation and contrast 1")
     untuned: float = param("current", 0.0, doc="current every receiving neuron gets at contrast 1")
+    peak_rate: float = param("rate", 0.0, low=0, strict=False,
+                             doc="Poisson receivers: tuned rate at the preferred orientation and contrast 1")
+    untuned_rate: float = param("rate", 0.0, low=0, strict=False,
+                                doc="Poisson receivers: rate every cell adds at contrast 1")
     kappa: float = param("float", 2.0, low=0, strict=False, doc="von Mises concentration of the tuning")
     shared_gain: float = param("float", 0.0, low=0, strict=False,
                                doc="standard deviation of the trial gain (mean 1) shared by all neurons")
@@ -113,8 +126,10 @@ class Stimulus(SpecBase):
             return self.populations
         return tuple(name for name, kind in populations.items() if kind == "excitatory")
 
-    def check(self, populations: dict[str, str], duration: float, path: str = "network.stimulus") -> None:
-        """Cross checks against the network (population name -> type) and the run's duration."""
+    def check(self, populations: dict[str, str], duration: float, path: str = "network.stimulus",
+              poisson: set[str] = frozenset()) -> None:
+        """Cross checks against the network (population name -> type; the names of its Poisson
+        populations) and the run's duration."""
         for key in ("start", "spontaneous", "duration"):
             value = getattr(self, key)
             if abs(value / STEP - round(value / STEP)) > 1e-6:
@@ -123,9 +138,19 @@ class Stimulus(SpecBase):
         for name in self.populations or ():
             if name not in populations:
                 raise ModelError(f"{path}.populations", name, "a population name: " + ", ".join(populations))
-        if not self.receivers(populations):
+        receivers = self.receivers(populations)
+        if not receivers:
             raise ModelError(f"{path}.populations", None, "at least one receiving population (the network has "
                              "no excitatory one; name them)")
+        if any(name in poisson for name in receivers) and self.peak_rate == 0 and self.untuned_rate == 0:
+            raise ModelError(f"{path}.peak_rate", "0 Hz", "a rate above 0 Hz (or untuned_rate): the stimulus "
+                             "reaches the Poisson population(s) " + ", ".join(n for n in receivers if n in poisson)
+                             + " as a rate")
+        if not any(name not in poisson for name in receivers) and (self.amplitude or self.untuned):
+            key = "amplitude" if self.amplitude else "untuned"
+            raise ModelError(f"{path}.{key}", format_quantity(getattr(self, key), "current"),
+                             "omitted: every receiving population is a Poisson one, which takes peak_rate and "
+                             "untuned_rate instead of currents")
         if self.end > duration * (1 + 1e-9):
             raise ModelError(f"{path}.repeats", self.repeats,
                              f"few enough that the {self.n_trials} trials end by protocol.duration = "

@@ -15,7 +15,7 @@ of the trace formulation are in :mod:`copi_bio.spiking.chain.trace`.
 
 from __future__ import annotations
 
-from brian2 import amp, farad, second, siemens, volt
+from brian2 import Hz, amp, farad, second, siemens, volt
 
 from ..spec import NetworkPopulation
 
@@ -45,6 +45,22 @@ pref : 1 (constant)
 """Stimulus current of a population that receives an E/I network's stimulus (:mod:`copi_bio.spec.stimulus`):
 ``stim_gain(t)`` (contrast times the trial's shared gain; 0 outside stimulus epochs) and ``stim_theta(t)``
 (the orientation's angle, rad) are :class:`brian2.TimedArray` s; ``pref`` is the neuron's preferred angle."""
+
+
+STIMULUS_RATE = """
+rate = r_spont + stim_gain(t) * (r_untuned + r_tuned * exp(kappa_stim * (cos(2 * (stim_theta(t) - pref)) - 1))) : Hz
+pref : 1 (constant)
+"""
+"""Rate of a Poisson population that receives the stimulus: its spontaneous rate plus the tuned rate of
+the stimulus (the time courses as in :data:`STIMULUS_CURRENT`)."""
+
+
+def poisson_source(pop: NetworkPopulation, stimulus: bool = False) -> tuple[str, dict, dict]:
+    """Equations, namespace and threshold/reset arguments of a population of Poisson spike sources:
+    each cell fires with probability ``rate * dt`` per step, independently of every other cell. With
+    ``stimulus`` its rate follows :data:`STIMULUS_RATE`, whose constants and time courses the caller adds."""
+    eqs = STIMULUS_RATE if stimulus else "rate = r_spont : Hz\n"
+    return eqs, {"r_spont": pop.rate * Hz}, dict(threshold="rand() < rate * dt")
 
 
 def conductance_lif(pop: NetworkPopulation, stimulus: bool = False) -> tuple[str, dict, dict]:

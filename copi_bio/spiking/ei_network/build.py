@@ -1,7 +1,8 @@
 """Brian2 objects of an E/I network model, built from spec objects only.
 
 One :class:`brian2.NeuronGroup` per population
-(:func:`~copi_bio.spiking.neurons.conductance_lif`), one
+(:func:`~copi_bio.spiking.neurons.conductance_lif`, or
+:func:`~copi_bio.spiking.neurons.poisson_source` for input populations), one
 :class:`brian2.Synapses` per projection, connected at random with the
 projection's probability (no autapses inside a population). Static
 projections share one weight constant; plastic ones carry a weight per
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 import brian2 as b2
 import numpy as np
-from brian2 import amp, second, siemens, volt
+from brian2 import Hz, amp, second, siemens, volt
 
 from ...spec import CommonInput, NetworkModel, Stimulus
 from ...spec.stimulus import STEP
@@ -166,13 +167,16 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
         gain, theta = stimulus_traces(spec.stimulus, trials, proto.duration)
         stim_ns = {"stim_gain": b2.TimedArray(gain, dt=STEP * second, name="ta_stim_gain"),
                    "stim_theta": b2.TimedArray(theta, dt=STEP * second, name="ta_stim_theta"),
-                   "I_untuned": spec.stimulus.untuned * amp, "I_tuned": spec.stimulus.amplitude * amp,
                    "kappa_stim": float(spec.stimulus.kappa)}
+        stim_lif = {"I_untuned": spec.stimulus.untuned * amp, "I_tuned": spec.stimulus.amplitude * amp}
+        stim_poisson = {"r_untuned": spec.stimulus.untuned_rate * Hz, "r_tuned": spec.stimulus.peak_rate * Hz}
     for pop in spec.populations:
-        eqs, ns, spiking = neurons.conductance_lif(pop, stimulus=pop.name in receivers)
+        lif = pop.model == "lif"
+        build = neurons.conductance_lif if lif else neurons.poisson_source
+        eqs, ns, spiking = build(pop, stimulus=pop.name in receivers)
         if pop.name in receivers:
-            ns.update(stim_ns)
-        reset = [spiking.pop("reset")]
+            ns.update(stim_ns, **(stim_lif if lif else stim_poisson))
+        reset = [spiking.pop("reset")] if "reset" in spiking else []
         for proj in spec.projections:
             rule = rules.get(proj.label)
             if proj.post == pop.name and rule is not None and rule.post_equations:
@@ -183,10 +187,11 @@ def build_network(model: NetworkModel, rng: np.random.Generator) -> EINetwork:
                 eqs += rule.pre_equations
                 ns.update(rule.pre_namespace)
         constants, values, ns = declare(ns)
-        group = b2.NeuronGroup(pop.size, eqs + constants, method=proto.method, reset="\n".join(reset),
+        group = b2.NeuronGroup(pop.size, eqs + constants, method=proto.method, reset="\n".join(reset) or None,
                                namespace={**ns, "common_input": common}, name=f"pop_{pop.name}", **spiking)
         params.bind(group, values)
-        group.v = (pop.V_reset + rng.uniform(size=pop.size) * (pop.V_th - pop.V_reset)) * volt
+        if lif:
+            group.v = (pop.V_reset + rng.uniform(size=pop.size) * (pop.V_th - pop.V_reset)) * volt
         if pop.name in receivers:
             group.pref = np.pi * np.arange(pop.size) / pop.size  # preferred orientations spread evenly
         groups[pop.name] = group
