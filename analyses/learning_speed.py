@@ -68,7 +68,8 @@ def tag(overrides: list[str]) -> str:
     return hashlib.sha1("\n".join(overrides).encode()).hexdigest()[:8]
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and SD (ddof 1; 0 for one value) of the finite values; NaN, NaN if there are none."""
     values = np.asarray(values, float)
     ok = values[np.isfinite(values)]
     if not ok.size:
@@ -136,14 +137,14 @@ def main(argv: list[str] | None = None) -> None:
             pct = f"{level:.0%}".replace("%", "pct")
             for unit, xs in (("epochs", [learning.epochs(ds) for ds in runs]),
                              ("seconds", [learning.training_seconds(ds) for ds in runs])):
-                m, sd = _mean_sd([learning.time_to_level(ds["test_accuracy"].values, x, level)
+                m, sd = mean_sd([learning.time_to_level(ds["test_accuracy"].values, x, level)
                                   for ds, x in zip(runs, xs)])
                 row[f"{unit}_to_{pct}_mean"], row[f"{unit}_to_{pct}_sd"] = m, sd
             row[f"reached_{pct}"] = int(sum(np.nanmax(ds["test_accuracy"].values) >= level for ds in runs))
         for epoch in (2, 5):
-            row[f"accuracy_epoch{epoch}_mean"], row[f"accuracy_epoch{epoch}_sd"] = _mean_sd(
+            row[f"accuracy_epoch{epoch}_mean"], row[f"accuracy_epoch{epoch}_sd"] = mean_sd(
                 [at_epoch(ds, epoch) for ds in runs])
-        row["final_accuracy_mean"], row["final_accuracy_sd"] = _mean_sd(
+        row["final_accuracy_mean"], row["final_accuracy_sd"] = mean_sd(
             [float(ds["test_accuracy"][-1]) for ds in runs])
         row["seconds_per_epoch"] = float(seconds[-1] / max(epochs[-1], 1e-12))
         rows.append(row)

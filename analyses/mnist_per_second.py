@@ -37,8 +37,9 @@ import numpy as np
 
 import copi_bio
 from copi_bio.analysis.figure_io import save_figure
+from copi_bio.analysis.learning import time_to_level
 from copi_bio.atomic import atomic_write
-from learning_speed import MNIST_LIMIT, tag
+from learning_speed import MNIST_LIMIT, mean_sd, tag
 from study import parser, run_or_load, write_table
 
 EPOCH = 1200
@@ -52,19 +53,6 @@ METHODS = {
     "BP + Adam, lr 1e-3": ("mnist_adam", [*ONE_STEP, 'plasticity.tau="5 s"'], 1),
 }
 LEVEL = 0.98
-
-
-def _first_at(values: np.ndarray, presentations: np.ndarray, level: float) -> float:
-    hit = np.flatnonzero(values >= level)
-    return float(presentations[hit[0]]) if hit.size else float("nan")
-
-
-def _mean_sd(values) -> tuple[float, float]:
-    v = np.asarray(values, float)
-    ok = v[np.isfinite(v)]
-    if not ok.size:
-        return float("nan"), float("nan")
-    return float(ok.mean()), float(ok.std(ddof=1)) if ok.size > 1 else 0.0
 
 
 def timing(methods: dict, extra: list[str], n: int, rounds: int) -> dict[str, float]:
@@ -129,15 +117,15 @@ def main(argv: list[str] | None = None) -> None:
         for e in (1, 3, 10):
             col = [int(np.argmin(np.abs(learning_epochs - e)))] if learning_epochs[-1] >= e - 0.1 else []
             if col:
-                row[f"accuracy_epoch{e}_mean"], row[f"accuracy_epoch{e}_sd"] = _mean_sd(acc[:, col[0]])
-        hits = [_first_at(a, pres, LEVEL) for a in acc]
+                row[f"accuracy_epoch{e}_mean"], row[f"accuracy_epoch{e}_sd"] = mean_sd(acc[:, col[0]])
+        hits = [time_to_level(a, pres, LEVEL) for a in acc]
         row["reached_98"] = int(np.sum(np.isfinite(hits)))
-        row["presentations_to_98_mean"], row["presentations_to_98_sd"] = _mean_sd(hits)
-        row["learning_epochs_to_98_mean"], row["learning_epochs_to_98_sd"] = _mean_sd(
+        row["presentations_to_98_mean"], row["presentations_to_98_sd"] = mean_sd(hits)
+        row["learning_epochs_to_98_mean"], row["learning_epochs_to_98_sd"] = mean_sd(
             (np.asarray(hits) - onset) / EPOCH)
         if per is not None:
             row["seconds_per_epoch"] = per * EPOCH
-            row["seconds_to_98_mean"], row["seconds_to_98_sd"] = _mean_sd(np.asarray(hits) * per)
+            row["seconds_to_98_mean"], row["seconds_to_98_sd"] = mean_sd(np.asarray(hits) * per)
         rows.append(row)
         mean, sd = acc.mean(axis=0), acc.std(axis=0)
         line, = ax_ep.plot(learning_epochs, mean, label=label)

@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))  # run against this checkout
 
 import copi_bio  # noqa: E402
 from copi_bio.initial import seeded_generators  # noqa: E402
+from copi_bio.analysis.learning import time_to_level  # noqa: E402
 from copi_bio.rate.linalg import blas_threads  # noqa: E402
 from copi_bio.rate.network import RateNetwork  # noqa: E402
 from copi_bio.tasks import build_task  # noqa: E402
@@ -95,12 +96,10 @@ def time_to_98(name: str, data: str, epochs: int) -> tuple[float, float]:
     model = copi_bio.load_model(name, over)
     model = model.replace({"protocol.presentations": model.protocol.forward_onset + epochs * EPOCH})
     ds = copi_bio.simulate(model)
-    acc, pres = ds["test_accuracy"].values, ds["presentation"].values
-    hit = np.flatnonzero(acc >= 0.98)
+    pres = ds["presentation"].values
+    reached = time_to_level(ds["test_accuracy"].values, pres, 0.98)  # NaN if never
     train = float(ds.attrs["wall_time_s"]) - float(ds.attrs["eval_time_s"])
-    if not hit.size:
-        return float("nan"), float("nan")
-    return train * pres[hit[0]] / pres[-1], float(pres[hit[0]])
+    return train * reached / pres[-1], reached
 
 
 def measured(label: str, run, n: int) -> float:

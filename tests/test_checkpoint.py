@@ -211,8 +211,8 @@ def test_new_network_arrays_are_checkpointed_without_edits(tmp_path, monkeypatch
         self.trace = [None, np.zeros(3)]
         nets.append(self)
 
-    def step_counting(self, s, z, target, feedback, eta_w, eta_l):
-        step(self, s, z, target, feedback, eta_w, eta_l)
+    def step_counting(self, s, z, target, feedback, eta_w, eta_l, lateral_rows=None):
+        step(self, s, z, target, feedback, eta_w, eta_l, lateral_rows)
         if feedback:
             self.trace[1] += 1.0
 

@@ -219,13 +219,11 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
                 eta_l = scale * dt / tau_l if learn_l else 0.0
                 for i in range(steps):
                     on = i >= settle
-                    rows = None
+                    factor, rows = 1.0, None
                     if on and eta_l and model.lateral.cheaper:
                         factor, rows = lateral_schedule(model.lateral, model.seed, p * (steps - settle) + i - settle,
                                                         proto.trials)
-                        net.step(state, z, target, True, eta_w, factor * eta_l, rows)
-                    else:
-                        net.step(state, z, target, True, eta_w if on else 0.0, eta_l if on else 0.0)
+                    net.step(state, z, target, True, eta_w if on else 0.0, factor * eta_l if on else 0.0, rows)
                     step_count += 1
                     if n_rec and rec_spec.variables and step_count % rec_every == 0:
                         record_states(step_count * dt)

@@ -38,8 +38,12 @@ def slow_rate_reset(name: str) -> str:
     return f"{name} += 1 / tau_{name}"
 
 
-STIMULUS_CURRENT = """
-I_stim = stim_gain(t) * (I_untuned + I_tuned * exp(kappa_stim * (cos(2 * (stim_theta(t) - pref)) - 1))) : amp
+TUNING = "exp(kappa_stim * (cos(2 * (stim_theta(t) - pref)) - 1))"
+"""The stimulus tuning curve of a receiving cell: von Mises over the doubled angle between the shown
+orientation ``stim_theta(t)`` and the cell's preferred one ``pref``, 1 at the preferred orientation."""
+
+STIMULUS_CURRENT = f"""
+I_stim = stim_gain(t) * (I_untuned + I_tuned * {TUNING}) : amp
 pref : 1 (constant)
 """
 """Stimulus current of a population that receives an E/I network's stimulus (:mod:`copi_bio.spec.stimulus`):
@@ -47,8 +51,8 @@ pref : 1 (constant)
 (the orientation's angle, rad) are :class:`brian2.TimedArray` s; ``pref`` is the neuron's preferred angle."""
 
 
-STIMULUS_RATE = """
-rate = r_spont + stim_gain(t) * (r_untuned + r_tuned * exp(kappa_stim * (cos(2 * (stim_theta(t) - pref)) - 1))) : Hz
+STIMULUS_RATE = f"""
+rate = r_spont + stim_gain(t) * (r_untuned + r_tuned * {TUNING}) : Hz
 pref : 1 (constant)
 """
 """Rate of a Poisson population that receives the stimulus: its spontaneous rate plus the tuned rate of
