@@ -178,8 +178,8 @@ def run(dtype: str, steps: int, rounds: int, verbose: bool, cheaper: bool = Fals
     gemms.measure(calls=3)
     for _ in range(rounds):
         gemms.measure()
-    finite = all(np.all(np.isfinite(w)) for w in net.W) and all(
-        lat is None or np.all(np.isfinite(lat)) for lat in net.L)
+    finite = all(np.all(np.isfinite(net.forward_weights(k))) for k in range(net.n_layers)) and all(
+        net.L[k] is None or np.all(np.isfinite(net.lateral_weights(k))) for k in range(net.n_layers))
     if not finite:
         print("  WARNING: weights became non-finite; timings are not representative")
     t_step, t_step_med = min(blocks), float(np.median(blocks))

@@ -112,7 +112,7 @@ def test_one_network_step_copi_vs_delta_rule(rng, decorrelated):
             net.step(s, x, target, True, 0.0, 0.0)
         np.testing.assert_allclose(s.u[1], x @ w0.T + s.delta[1], atol=1e-12)
         net.step(s, x, target, True, eta, 0.0)
-        changes[rule] = (net.W[0] - w0) / eta
+        changes[rule] = (net.forward_weights(0) - w0) / eta
     expected = s.delta[1].T @ x / N_SAMPLES
     assert np.max(np.abs(expected)) > 0.05
     # the delta rule is implemented exactly (relative rounding ~1e-16 / eta)
@@ -135,7 +135,7 @@ def test_network_plasticity_copi_matches_formula(rng):
     eta = 0.02
     net._plasticity(s, 0, x @ w0.T, eta, 0.0)
     expected = w0 + eta * m.copi_update(s.u[1].T @ x / N_SAMPLES, np.mean(x * x, axis=0), w0)
-    np.testing.assert_allclose(net.W[0], expected, atol=1e-13)
+    np.testing.assert_allclose(net.forward_weights(0), expected, atol=1e-13)
 
 
 @settings(max_examples=40, deadline=None)

@@ -26,7 +26,7 @@ def _one_update(model, rows, eta=1e-3):
     state = net.new_state(TRIALS)
     z = np.random.default_rng(5).random((TRIALS, 64))
     net.step(state, z, None, False, 0.0, eta, rows)
-    return net.L[0] - before
+    return net.lateral_weights(0) - before
 
 
 def test_subsampled_update_is_unbiased():

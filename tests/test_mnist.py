@@ -60,14 +60,17 @@ def test_library_models_are_the_papers_comparisons():
 @needs_data
 def test_continuous_copi_learns_a_2000_image_subset_as_the_discrete_algorithm_does():
     """One decorrelation epoch and two learning epochs over 2000 training images (120 minibatches),
-    tested on the 10 000 test images. Measured: BP 0.9003 continuous against 0.9013 discrete.
+    tested on the 10 000 test images, in float64. Measured: BP 0.9023 continuous against 0.9013
+    discrete.
 
-    The first layer's decorrelation sees the same inputs in both and agrees to float32 rounding.
-    Deeper layers, at the paper's eta * gamma = 1, amplify the e^-10 residual of the previous
-    stimulus and the float32 rounding over 80 updates: their learned changes differ by 12-25 %
-    in norm (float64: 6-17 %) while pointing the same way, and the accuracies agree."""
+    The first layer's decorrelation sees the same inputs in both and agrees to rounding. At the
+    paper's eta * gamma = 1 the learning amplifies the e^-10 residual of the previous stimulus
+    over 80 updates: the learned changes differ by 6-17 % in norm (cosines 0.985-0.998) while
+    pointing the same way, and the accuracies agree. In float32 the same amplification of the
+    rounding makes the cosines a matter of chance (0.93-0.99 over seeds 1-2 and two orderings
+    of the same arithmetic), so the comparison runs in float64."""
     mode = "bp"
-    model = discrete_limit("mnist_bp", 2000, 2)
+    model = discrete_limit("mnist_bp", 2000, 2, ("protocol.dtype='float64'",))
     ds = copi_bio.simulate(model)
     names = [p.name for p in model.populations]
     w0 = [ds[f"W_{names[k]}_{names[k + 1]}"].values[0] for k in range(7)]
@@ -87,7 +90,7 @@ def test_continuous_copi_learns_a_2000_image_subset_as_the_discrete_algorithm_do
         d_cont = (ds[f"W_{names[k]}_{names[k + 1]}"].values[-1] - w0[k]).ravel()
         d_disc = (net.W[k] - w0[k]).ravel()
         cosine = d_cont @ d_disc / (np.linalg.norm(d_cont) * np.linalg.norm(d_disc))
-        assert cosine > 0.95, (names[k], cosine)
+        assert cosine > 0.97, (names[k], cosine)
 
 
 @needs_data

@@ -193,7 +193,7 @@ def test_output_perturbation_is_gamma_times_the_prediction_error(perturbation, f
     s = net.new_state(8)
     for _ in range(100):  # dt = tau / 2: residual e^-50
         net.step(s, z, t, True, 0.0, 0.0)
-    error = t - z @ net.W[0].T
+    error = t - z @ net.forward_weights(0).T
     expected = gamma * error if factor else gamma / (1 + gamma) * error
     np.testing.assert_allclose(s.delta[1], expected, rtol=1e-9, atol=1e-9)
 
@@ -295,3 +295,44 @@ def test_same_seed_is_bit_identical_and_other_seed_differs():
     c = _data(simulate_table(table))
     for k in ("r_input", "W_input_output", "teacher_weights", "u_output"):
         assert not np.array_equal(a[k], c[k]), k
+
+
+
+@pytest.mark.parametrize("lateral_rule", ["copi", "copi_bio"])
+@pytest.mark.parametrize("perturbation", ["prediction", "nudging"])
+def test_diagonal_scales_apply_the_copi_updates(lateral_rule, perturbation):
+    """The step keeps the COPI rules' diagonal rescalings as O(N) scales, folded into the stored
+    matrices only when they leave [1/2, 2]. Over 300 steps, each step's change of the matrices
+    the network means must be the rules written out on that step's activity,
+    ``W <- W diag(1 - eta <x^2>) + eta <u x^T>``, ``R <- diag(1 + eta <x^2>) R - eta <x x^T> R``
+    (copi_bio: ``R <- R diag(1 + eta <x^2>) - eta R <x x^T>``), to float64 rounding; with
+    eta <x^2> of about 0.01 per step the scales leave [1/2, 2], so folds happen in between."""
+    table = small_table(populations=[{"name": "input", "size": 6},
+                                     {"name": "hidden", "size": 5, "tau": "2 ms", "transfer": "leaky_relu"},
+                                     {"name": "output", "size": 3, "tau": "2 ms", "transfer": "linear"}],
+                        lateral={"rule": lateral_rule, "tau": "100 ms", "layers": "all"},
+                        feedback={"mode": "bp", "gamma": 1.0, "perturbation": perturbation})
+    net = RateNetwork(copi_bio.parse_model(table), np.random.default_rng(0))
+    s = net.new_state(8)
+    rng = np.random.default_rng(1)
+    eta, folds, kept = 0.01, 0, 0
+    for _ in range(300):
+        z, t = rng.standard_normal((8, 6)), rng.standard_normal((8, 3))
+        w0 = [net.forward_weights(k) for k in range(2)]
+        r0 = [net.lateral_weights(k) for k in range(2)]
+        net.step(s, z, t, True, eta, eta)
+        for k in range(2):
+            xs = s.x[k] - s.xbar[k] if net.centered else s.x[k]
+            us = s.u[k + 1] - s.ubar[k + 1] if net.centered else s.u[k + 1]
+            x_sq, cov = np.mean(xs * xs, axis=0), xs.T @ xs / len(xs)
+            w1 = w0[k] * (1 - eta * x_sq) + eta * us.T @ xs / len(xs)
+            if lateral_rule == "copi":
+                r1 = (1 + eta * x_sq)[:, None] * r0[k] - eta * cov @ r0[k]
+            else:
+                r1 = r0[k] * (1 + eta * x_sq)[None, :] - eta * r0[k] @ cov
+            np.testing.assert_allclose(net.forward_weights(k), w1, rtol=1e-9, atol=1e-11)
+            np.testing.assert_allclose(net.lateral_weights(k), r1, rtol=1e-9, atol=1e-11)
+            for scale in (net.w_scale[k], net.l_scale[k]):
+                folds += bool(np.all(scale == 1.0))
+                kept += bool(np.any(scale != 1.0))
+    assert folds > 0 and kept > 0  # scales were kept, and folded at least once

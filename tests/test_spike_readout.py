@@ -79,3 +79,19 @@ def test_longer_test_presentations_count_longer_windows():
     with pytest.raises(ModelError) as info:
         load_model("spiking_trace_digits", [*SHORT, "spiking.test_present=120 ms"])
     assert info.value.key == "spiking.test_present" and "whole multiple of protocol.t_present" in info.value.allowed
+
+
+def test_annealed_running_means():
+    """``spiking.mean_anneal``: the slow running means integrate at the learning rates' annealing
+    factor ``1 / (1 + p / anneal)`` in training presentation ``p`` (1 without it), so the means the
+    test phase freezes average over more of the training stream; the factor reaches the network (the
+    learned weights change with it)."""
+    from copi_bio.spiking.chain.schedule import mean_rates
+
+    plain = load_model("spiking_trace_digits", [*SHORT[:-1], "spiking.test_images=0", "protocol.anneal=5"])
+    annealed = load_model("spiking_trace_digits", [*SHORT[:-1], "spiking.test_images=0", "protocol.anneal=5",
+                                                   "spiking.mean_anneal=true"])
+    np.testing.assert_array_equal(mean_rates(plain), np.ones(20))
+    np.testing.assert_allclose(mean_rates(annealed), 1.0 / (1.0 + np.arange(20) / 5.0))
+    w = [simulate(m)["W_input_output"].values[-1] for m in (plain, annealed)]
+    assert np.max(np.abs(w[0] - w[1])) > 1e-6

@@ -28,7 +28,11 @@ products write into arrays of the state (``x``, ``a``, ``delta``, ``r``)
 or into scratch arrays kept in ``State.work``; the plasticity updates
 accumulate inside ``gemm`` (``offdiag<x x^T> R`` as ``x^T (x R)``, O(N^2 B));
 ``f'(u)`` of rectifying units is computed once with ``r = u f'(u)`` and reused
-by the feedback; ``<x^2>`` is computed once per connection.
+by the feedback; ``<x^2>`` is computed once per connection; the COPI
+rules' diagonal rescalings of ``W`` and ``R`` act on O(N) scale vectors
+(``w_scale``, ``l_scale``, see :mod:`~copi_bio.rate.parameters`), which the
+products apply to their O(N B) operands, so no step passes over every element
+of a matrix outside ``gemm``.
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ class RateNetwork(RateParameters):
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = s.work[key] = np.empty(shape, dtype=dtype)
         return buf
+
+    def _scaled(self, s: State, name: str, k: int, arr: np.ndarray, scale: np.ndarray,
+                divide: bool = False) -> np.ndarray:
+        """``arr * scale`` (or ``arr / scale``) over the columns of ``arr``, in a scratch array."""
+        out = self._scratch(s, name, k, arr.shape, np.result_type(arr, scale))
+        return (np.divide if divide else np.multiply)(arr, scale, out=out)
 
     def _writable(self, arr, shape: tuple) -> bool:
         """Whether a state array can be overwritten in place with a result of ``shape``."""
@@ -110,6 +120,8 @@ class RateNetwork(RateParameters):
         self._decorrelate(s, k)
         x, w = s.x[k], self.W[k]
         post = k + 1
+        if self.w_scale[k] is not None:  # x W^T = (x diag(scale)) W_stored^T
+            x = self._scaled(s, "xw", k, x, self.w_scale[k])
         drive = matmul_into(x, w.T, self._scratch(s, "a", post, (x.shape[0], self.sizes[post]),
                                                   np.result_type(x, w)))
         if self.b[k] is not None:
@@ -216,22 +228,29 @@ class RateNetwork(RateParameters):
         return slope if want_slope else None
 
     def _decorrelate(self, s: State, k: int) -> None:
-        z, lat = s.r[k], self.L[k]
+        z, lat, scale = s.r[k], self.L[k], self.l_scale[k]
+        rule = self.model.lateral.rule
         if lat is None:
             s.x[k] = np.ascontiguousarray(z, dtype=self.dtype)
         else:
             x = s.x[k]
             shape = (z.shape[0], lat.shape[0])
-            if self.model.lateral.rule == "foldiak":
+            if scale is not None and rule == "copi_bio":  # z R^T = (z diag(scale)) L^T
+                z = self._scaled(s, "zs", k, z, scale)
+            if rule == "foldiak":
                 drive = z - x @ lat.T
             elif z.dtype != lat.dtype:
                 drive = z @ lat.T
             elif self.decay_x is None and self._writable(x, shape) and not np.may_share_memory(x, z):
                 matmul_into(z, lat.T, x)  # x = z R^T, written in place
+                if scale is not None and rule == "copi":  # z R^T = (z L^T) diag(scale)
+                    x *= scale
                 drive = None
             else:
                 drive = matmul_into(z, lat.T, self._scratch(s, "xdrive", k, shape, lat.dtype))
             if drive is not None:
+                if scale is not None and rule == "copi":
+                    drive *= scale
                 if self.decay_x is None:
                     s.x[k] = np.ascontiguousarray(drive, dtype=self.dtype)
                 else:
@@ -272,6 +291,8 @@ class RateNetwork(RateParameters):
             shape = (src.shape[0], mat.shape[1])
             g = matmul_into(src, mat, self._scratch(s, "g", k, shape, np.result_type(src, mat)))
             if mode == "bp":
+                if self.w_scale[k] is not None:  # delta W = (delta W_stored) diag(scale)
+                    g *= self.w_scale[k]
                 g = self._lateral_transpose(s, k, g)
             fpk = slopes[k] if slopes[k] is not None else self.fprime[k](s.a[k] if self.prediction else s.u[k])
             d = s.delta[k]
@@ -290,13 +311,19 @@ class RateNetwork(RateParameters):
 
     def _lateral_transpose(self, s: State, k: int, g: np.ndarray) -> np.ndarray:
         """Backpropagate ``g`` (gradient w.r.t. x) through the lateral stage of connection k."""
-        lat = self.L[k]
+        lat, scale, rule = self.L[k], self.l_scale[k], self.model.lateral.rule
         if lat is None:
             return g
-        if self.model.lateral.rule != "foldiak":
+        if rule != "foldiak":
+            if scale is not None and rule == "copi":  # g R = (g diag(scale)) L
+                g *= scale
             if g.dtype != lat.dtype:
-                return g @ lat
-            return matmul_into(g, lat, self._scratch(s, "gl", k, g.shape, g.dtype))
+                out = g @ lat
+            else:
+                out = matmul_into(g, lat, self._scratch(s, "gl", k, g.shape, g.dtype))
+            if scale is not None and rule == "copi_bio":  # g R = (g L) diag(scale)
+                out *= scale
+            return out
         # adjoint relaxation of x = (I + M)^-1 z, same time constant as x
         y = s.adjoint[k]
         y *= self.decay_x
@@ -328,8 +355,13 @@ class RateNetwork(RateParameters):
                 if self.adam[k] is not None:
                     self.adam[k].step(w, matmul(us.T, xs) / trials - w * x_sq, eta_w)
                 else:
-                    w *= 1.0 - eta_w * x_sq
-                    gemm_update(w, us.T, xs, eta_w / trials)
+                    # W diag(scale) <- W diag(scale') + eta <u x^T>, scale' = scale (1 - eta <x^2>):
+                    # W <- W + eta <u (x / scale')^T>
+                    scale = self.w_scale[k]
+                    scale *= 1.0 - eta_w * x_sq
+                    gemm_update(w, us.T, self._scaled(s, "xsw", k, xs, scale, divide=True), eta_w / trials)
+                    if not 0.5 <= scale.min() <= scale.max() <= 2.0:
+                        self.fold_scale(k, lateral=False)
             elif rule == "delta":
                 if self.adam[k] is not None:
                     self.adam[k].step(w, matmul(s.delta[post].T, xs) / trials, eta_w)
@@ -346,17 +378,24 @@ class RateNetwork(RateParameters):
             if rule in ("copi", "copi_bio"):
                 # copi:     R <- (I + eta diag<x^2>) R - eta <x x^T> R,  with (x R)
                 # copi_bio: R <- R (I + eta diag<x^2>) - eta R <x x^T>,  with (R x)^T = x R^T
+                # with R = diag(scale) L (copi) or L diag(scale) (copi_bio) and
+                # scale' = scale (1 + eta <x^2>): L <- L - eta <(x / scale') (x R)^T> (copi),
+                # L <- L - eta <(x R^T) (x / scale')^T> (copi_bio)
+                scale = self.l_scale[k]
                 op = lat if rule == "copi" else lat.T
-                if xs.dtype == lat.dtype:
-                    xr = matmul_into(xs, op, self._scratch(s, "xr", k, xs.shape, lat.dtype))
+                xin = self._scaled(s, "xsl", k, xs, scale)  # x R = (x diag(scale)) L; x R^T likewise
+                if xin.dtype == lat.dtype:
+                    xr = matmul_into(xin, op, self._scratch(s, "xr", k, xs.shape, lat.dtype))
                 else:
-                    xr = xs @ op
+                    xr = xin @ op
+                scale *= 1.0 + eta_l * x_sq
+                xdiv = self._scaled(s, "xsl", k, xs, scale, divide=True)
                 if rule == "copi":
-                    lat *= (1.0 + eta_l * x_sq)[:, None]
-                    gemm_update(lat, xs.T, xr, -eta_l / trials)
+                    gemm_update(lat, xdiv.T, xr, -eta_l / trials)
                 else:
-                    lat *= (1.0 + eta_l * x_sq)[None, :]
-                    gemm_update(lat, xr.T, xs, -eta_l / trials)
+                    gemm_update(lat, xr.T, xdiv, -eta_l / trials)
+                if not 0.5 <= scale.min() <= scale.max() <= 2.0:
+                    self.fold_scale(k, lateral=True)
             else:  # foldiak: M <- M + eta offdiag<x x^T>
                 gemm_update(lat, xs.T, xs, eta_l / trials)
                 np.fill_diagonal(lat, 0.0)

@@ -6,6 +6,17 @@ population ``k`` to ``k + 1``; its weights are ``W[k]`` with shape
 ``(n_{k+1}, n_k)`` and its lateral matrix ``L[k]`` (``R`` or ``M``) is
 ``(n_k, n_k)``.
 
+Diagonal scales: the COPI rules rescale whole columns of ``W`` (``W <- W
+diag(1 - eta <x^2>)``) and whole rows of ``R`` (``R <- diag(1 + eta <x^2>)
+R``; columns for ``copi_bio``) on every step. Rather than pass over every
+element of the matrices for that, the step keeps them as a stored matrix
+and a vector of scales, ``W = W[k] diag(w_scale[k])``, ``R = diag(l_scale[k])
+L[k]`` (``L[k] diag(l_scale[k])`` for ``copi_bio``), updates the O(N) scale
+and folds it into the matrix only when it leaves [1/2, 2]. The matrices the
+network means are :meth:`RateParameters.forward_weights` and
+:meth:`RateParameters.lateral_weights`; ``w_scale[k]`` / ``l_scale[k]`` are
+``None`` where the rule has no such rescaling (delta rule, Adam, Foldiak).
+
 :class:`RateParameters` builds, from a validated model, everything the
 integration step (:class:`~copi_bio.rate.network.RateNetwork`) reads: weights
 ``W``, lateral matrices ``L``, biases ``b``, fixed feedback weights ``G``,
@@ -106,6 +117,10 @@ class RateParameters:
             self.b.append(np.zeros(n_out, dtype=self.dtype) if bias else None)
         adam = model.plasticity.optimizer == "adam"
         self.adam = [Adam(w.shape, self.dtype) if adam else None for w in self.W]
+        copi_w = model.plasticity.rule == "copi" and not adam
+        self.w_scale = [np.ones(n, dtype=self.dtype) if copi_w else None for n in self.sizes[:-1]]
+        self.l_scale = [np.ones(len(m), dtype=self.dtype) if m is not None and lat.rule in ("copi", "copi_bio")
+                        else None for m in self.L]
         # fixed random feedback G[k] maps delta of the population above (fa) or
         # of the output (dfa) onto hidden population k (k = 1 .. L-1).
         self.G = [None] * (self.n_layers + 1)
@@ -133,6 +148,30 @@ class RateParameters:
             adjoint=[z(self.sizes[k]) if foldiak_bp and self.decorrelated[k] else None for k in conns],
         )
 
+    def forward_weights(self, k: int) -> np.ndarray:
+        """The forward weights of connection ``k``, ``(n_{k+1}, n_k)``, with their scale folded in
+        (a new array where a scale is kept, else ``W[k]`` itself)."""
+        scale = self.w_scale[k]
+        return self.W[k] if scale is None else self.W[k] * scale[None, :]
+
+    def lateral_weights(self, k: int) -> np.ndarray | None:
+        """The lateral matrix (``R`` or ``M``) of connection ``k``, with its scale folded in, or ``None``."""
+        lat, scale = self.L[k], self.l_scale[k]
+        if lat is None or scale is None:
+            return lat
+        return lat * (scale[:, None] if self.model.lateral.rule == "copi" else scale[None, :])
+
+    def fold_scale(self, k: int, lateral: bool) -> None:
+        """Fold the scale of ``W[k]`` (or of ``L[k]``) into the stored matrix and reset it to 1."""
+        if lateral:
+            lat, scale = self.L[k], self.l_scale[k]
+            lat *= scale[:, None] if self.model.lateral.rule == "copi" else scale[None, :]
+        else:
+            scale = self.w_scale[k]
+            self.W[k] *= scale[None, :]
+        scale.fill(1.0)
+
     def effective_weights(self, k: int) -> np.ndarray:
         """Map from population ``k``'s rates to the drive of ``k + 1`` (``W R`` or ``W (I+M)^-1``)."""
-        return effective_weights(self.W[k], self.L[k], self.model.lateral.rule == "foldiak")
+        return effective_weights(self.forward_weights(k), self.lateral_weights(k),
+                                 self.model.lateral.rule == "foldiak")

@@ -59,11 +59,13 @@ def _check_finite(net: RateNetwork, s: State, t: float) -> None:
     names = [p.name for p in net.model.populations]
     lat_name = "M" if net.model.lateral.rule == "foldiak" else "R"
     for k, lat in enumerate(net.L):
-        if lat is not None and not np.all(np.isfinite(lat)):
+        scale = net.l_scale[k]
+        if lat is not None and not (np.all(np.isfinite(lat)) and (scale is None or np.all(np.isfinite(scale)))):
             raise SimulationError(lat_name, names[k], t, "decorrelation diverged; increase lateral.tau "
                                   "(or protocol.anneal), or for foldiak lower dt relative to lateral.tau_x")
     for k, w in enumerate(net.W):
-        if not np.all(np.isfinite(w)):
+        scale = net.w_scale[k]
+        if not (np.all(np.isfinite(w)) and (scale is None or np.all(np.isfinite(scale)))):
             raise SimulationError("W", f"{names[k]}->{names[k + 1]}", t,
                                   "forward plasticity diverged; increase plasticity.tau or lower feedback.gamma")
     for i in range(1, len(names)):
@@ -81,9 +83,9 @@ def _snapshot(net: RateNetwork) -> dict:
     lat_name = "M" if net.model.lateral.rule == "foldiak" else "R"
     for k in range(net.n_layers):
         pre, post = names[k], names[k + 1]
-        mats[f"W_{pre}_{post}"] = ((f"neuron_{post}", f"neuron_{pre}"), net.W[k])
+        mats[f"W_{pre}_{post}"] = ((f"neuron_{post}", f"neuron_{pre}"), net.forward_weights(k))
         if net.L[k] is not None:
-            mats[f"{lat_name}_{pre}"] = ((f"neuron_{pre}", f"neuron_{pre}_pre"), net.L[k])
+            mats[f"{lat_name}_{pre}"] = ((f"neuron_{pre}", f"neuron_{pre}_pre"), net.lateral_weights(k))
         if net.b[k] is not None:
             mats[f"b_{post}"] = ((f"neuron_{post}",), net.b[k])
     return mats
@@ -173,7 +175,7 @@ def run_rate(model: Model, progress: bool = False, checkpoint: str | Path | None
             row["train_loss"] = loss_sum / loss_n
         loss_sum, loss_n = 0.0, 0
         for k, st in enumerate(stats):
-            for key, value in st.summary(net.W[k]).items():
+            for key, value in st.summary(net.forward_weights(k)).items():
                 if key in ("mean_abs_corr", "decorrelation_index"):
                     row[f"{key}_{names[k]}"] = value
                 else:

@@ -48,6 +48,9 @@ class ChainChecks(StabilityCriteria):
                                  or round(test / proto.t_present) < 1):
             raise ModelError("spiking.test_present", f"{test * 1e3:g} ms",
                              f"a positive whole multiple of protocol.t_present = {proto.t_present * 1e3:g} ms")
+        if self.spiking.mean_anneal and not proto.anneal:
+            raise ModelError("spiking.mean_anneal", "true", "false when protocol.anneal = 0 (the means follow "
+                             "the learning rates' annealing; there is none)")
         # Exponential Euler integrates each leak exactly. With self-consistent
         # nudging the somata feed back on themselves through the perturbation (an
         # explicit coupling that needs dt <= tau); in the prediction formulation a

@@ -86,6 +86,11 @@ class SpikingParams(SpecBase):
     forward_offset: float = param("float", 0.5, low=0, strict=False,
                                   doc="circuit: weight c of the feedforward inhibition; an excitatory forward "
                                       "weight w acts as the signed weight w - c")
+    mean_anneal: bool = param("bool", False,
+                              doc="chains: the slow running means follow the learning rates' annealing, "
+                                  "integrating over tau_mean (1 + p / protocol.anneal) after p presentations, "
+                                  "so the means frozen for the test phase average over more of the training "
+                                  "stream as learning slows")
     tau_lif: float = param("time", 10e-3, low=0, doc="lif_rate, lif_spike: LIF membrane time constant")
     lif_noise: float = param("float", 0.5, low=0, strict=False,
                              doc="lif_rate, lif_spike: membrane noise (threshold units)")

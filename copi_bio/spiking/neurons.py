@@ -86,11 +86,12 @@ def conductance_lif(pop: NetworkPopulation, stimulus: bool = False) -> tuple[str
     return LIF_CONDUCTANCE, namespace, spiking
 
 
-# Every slow running mean below integrates at the rate ``adapt(t)`` (1 while a chain learns, 0 in its
-# test phase: :data:`copi_bio.spiking.chain.common.PHASE`), a TimedArray the chain's builder provides.
+# Every slow running mean below integrates at the rate ``adapt_mean(t)`` (1 while a chain learns, or the
+# learning rates' annealing factor with ``spiking.mean_anneal``; 0 in its test phase:
+# :data:`copi_bio.spiking.chain.common.MEAN_PHASE`), a TimedArray the chain's builder provides.
 SPIKE_TRACE = """
 dx/dt = -x / tau_trace : Hz
-dxbar/dt = adapt(t) * (x - xbar) / tau_mean : Hz
+dxbar/dt = adapt_mean(t) * (x - xbar) / tau_mean : Hz
 fluct = (x - xbar) / rs : 1
 """
 """Presynaptic spike trace ``x`` (each spike adds ``1 / tau_trace``: :data:`TRACE_RESET`), its slow
@@ -108,7 +109,7 @@ def synaptic_current(name: str) -> str:
 def slow_mean(name: str) -> str:
     """Equation of ``<name>_bar``, the mean of ``name`` over ``tau_mean``: a homeostatic offset that
     the neuron subtracts, so that it responds to the fluctuations of ``name`` around its slow mean."""
-    return f"d{name}_bar/dt = adapt(t) * ({name} - {name}_bar) / tau_mean : 1\n"
+    return f"d{name}_bar/dt = adapt_mean(t) * ({name} - {name}_bar) / tau_mean : 1\n"
 
 
 LATERAL_CURRENT = synaptic_current("I_lat") + slow_mean("I_lat")
@@ -116,7 +117,7 @@ LATERAL_CURRENT = synaptic_current("I_lat") + slow_mean("I_lat")
 
 INTENSITY = """
 drate_f/dt = (rate - rate_f) / tau_trace : Hz
-drate_bar/dt = adapt(t) * (rate_f - rate_bar) / tau_mean : Hz
+drate_bar/dt = adapt_mean(t) * (rate_f - rate_bar) / tau_mean : Hz
 activity = (rate_f - rate_bar) / rs : 1
 """
 """The neuron's firing intensity ``rate`` filtered with the spike trace's kernel (``rate_f``), its slow
@@ -132,7 +133,7 @@ rate = clip(r0 + rs * (stim(t, i) - (I_lat - I_lat_bar)), 0 * Hz, rmax) : Hz
 _LIF_SOMA = """
 du/dt = (-u + {drive} + delta) / tau_u : 1
 I_bal : 1
-dubar/dt = adapt(t) * (u - ubar) / tau_mean : 1
+dubar/dt = adapt_mean(t) * (u - ubar) / tau_mean : 1
 f_rate = {f} : 1
 fprime = {fprime} : 1
 rate = clip(r0 + rs * (f_rate - (I_lat - I_lat_bar)), 0 * Hz, rmax) : Hz

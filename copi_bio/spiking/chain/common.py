@@ -83,9 +83,14 @@ class SpikingNetwork:
 
 PHASE = "adapt"
 """Name of the :class:`brian2.TimedArray` that every neuron group of a chain reads: 1 while the network
-learns, 0 in its test phase, where it freezes the slow running means (``xbar``, ``ubar``, ``*_bar``: the
-statistics of the training stream stay those the network saw) and switches the output's nudging off.
+learns, 0 in its test phase, where it switches the output's nudging off.
 :func:`copi_bio.spiking.chain.run.build` adds it to every group's namespace."""
+
+MEAN_PHASE = "adapt_mean"
+"""Name of the :class:`brian2.TimedArray` at whose rate the slow running means (``xbar``, ``ubar``,
+``*_bar``) integrate: 1 while the network learns (``1 / (1 + p / protocol.anneal)`` after ``p``
+presentations with ``spiking.mean_anneal``), 0 in its test phase, where it freezes them (the
+statistics of the training stream stay those the network saw)."""
 
 
 def structure_key(model: Model) -> str:

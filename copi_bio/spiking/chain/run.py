@@ -8,7 +8,7 @@ schedules, weights are sampled by monitors, and the metrics are computed
 afterwards from the weight snapshots and spike trains:
 
 * ``test_accuracy`` / ``test_loss`` (classification tasks, at the end of the run): read from the
-  network's own spikes in a **test phase** after the training presentations (:func:`_test_plan`,
+  network's own spikes in a **test phase** after the training presentations (:func:`~copi_bio.spiking.chain.schedule.test_plan`,
   :func:`_spike_readout`): every held-out image shown once for ``t_present`` (split among the copies),
   every plasticity off, the output's nudging off and the slow running means frozen at their values
   at the end of training (:data:`~copi_bio.spiking.chain.common.PHASE`); the class is the output cell
@@ -48,65 +48,12 @@ from ...trials import BIN_WIDTH, stimulus_conditions
 from .. import device
 from ..measures import count_correlation, spike_counts
 from ..trial_record import store_trial_counts
-from . import common, shared_weights, spike_driven, trace
+from . import common, schedule, shared_weights, spike_driven, trace
 
 TRIAL_MAX_CONDITIONS = 200
 """Most stimulus conditions for which a run stores trial counts."""
 TRIAL_MAX_VALUES = 20_000_000
 """Most values of one population's trial-count array."""
-
-
-def _gates(model: Model, test_presentations: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-    """Factors of the forward and lateral learning rates (settle, onset, anneal) and their time step;
-    0 during the ``test_presentations`` after the training presentations.
-
-    The factors change only at presentation onsets and at the end of
-    ``t_settle``, so they are sampled every ``gcd(t_present, t_settle)``
-    (in steps of ``dt``) rather than every step.
-    """
-    proto = model.protocol
-    steps, settle = proto.steps_per_presentation, proto.settle_steps
-    block = math.gcd(steps, settle)
-    p = np.arange(proto.presentations)
-    scale = 1.0 / (1.0 + p / proto.anneal) if proto.anneal else np.ones(len(p))
-    within = (np.arange(0, steps, block) >= settle).astype(float)
-    lat = (scale[:, None] * within[None, :]).ravel()
-    fwd = ((scale * (p >= proto.forward_onset))[:, None] * within[None, :]).ravel()
-    if model.plasticity.rule == "none":
-        fwd[:] = 0.0
-    if model.lateral.rule == "none":
-        lat[:] = 0.0
-    off = np.zeros(test_presentations * (steps // block))
-    return np.concatenate([fwd, off]), np.concatenate([lat, off]), block * proto.dt
-
-
-def _test_hold(model: Model) -> int:
-    """How many ``t_present`` each held-out image is shown for (``spiking.test_present``)."""
-    test = model.spiking.test_present
-    return 1 if test is None else int(round(test / model.protocol.t_present))
-
-
-def _test_plan(model: Model, task: TaskData) -> np.ndarray:
-    """The held-out image each copy is shown in each test presentation, ``(presentations, copies)``:
-    copy ``c`` shows images ``c T ... (c + 1) T - 1``; -1 pads the last copy. Empty (no test phase) for
-    tasks without classes or with ``spiking.test_images = 0``."""
-    n = len(task.test_inputs) if task.classification else 0
-    if model.spiking.test_images is not None:
-        n = min(n, model.spiking.test_images)
-    copies = model.protocol.trials
-    per_copy = math.ceil(n / copies)
-    plan = np.full(per_copy * copies, -1, dtype=np.int64)
-    plan[:n] = np.arange(n)
-    return plan.reshape(copies, per_copy).T
-
-
-def _stimuli(task: TaskData, model: Model, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-    """Input values and targets of every presentation, ``(presentations, trials * n)``: each copy of the
-    network (``protocol.trials``) is shown its own stimuli, copy ``c`` in columns ``c * n ...``."""
-    proto = model.protocol
-    z, t = task.batch(rng, proto.presentations * proto.trials)
-    z = np.asarray(z, dtype=float).reshape(proto.presentations, -1)
-    return z, (np.asarray(t, dtype=float).reshape(proto.presentations, -1) if task.n_out else None)
 
 
 def _weight_source(obj, lateral: bool, n_pre: int, n_post: int):
@@ -125,9 +72,9 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     proto, spk, rec = model.protocol, model.spiking, model.recording
     pops = model.populations
     n_layers = len(pops) - 1
-    stim, target = _stimuli(task, model, data_rng)
-    plan = _test_plan(model, task)
-    hold = _test_hold(model)
+    stim, target = schedule.stimuli(task, model, data_rng)
+    plan = schedule.test_plan(model, task)
+    hold = schedule.test_hold(model)
     n_test = plan.shape[0] * hold  # presentations of t_present in the test phase
     train_stim = stim[:, :pops[0].size]
     if n_test:
@@ -137,7 +84,8 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
             target = np.vstack([target, np.zeros((n_test, target.shape[1]))])
     phase = b2.TimedArray(np.concatenate([np.ones(proto.presentations), np.zeros(n_test)]),
                           dt=proto.t_present * second)
-    fwd_gate, lat_gate, gate_dt = _gates(model, n_test)
+    mean_phase = b2.TimedArray(np.concatenate([schedule.mean_rates(model), np.zeros(n_test)]), dt=proto.t_present * second)
+    fwd_gate, lat_gate, gate_dt = schedule.gates(model, n_test)
     gate_w = b2.TimedArray(fwd_gate, dt=gate_dt * second)
     gate_l = b2.TimedArray(lat_gate, dt=gate_dt * second)
     chain = spike_driven if spk.neuron == "lif_spike" else trace
@@ -194,6 +142,7 @@ def build(model: Model, task: TaskData, init_rng: np.random.Generator,
     for obj in objs:  # groups, and synapses that read a group's subexpressions
         if isinstance(obj, (b2.NeuronGroup, b2.Synapses)):
             obj.namespace[common.PHASE] = phase
+            obj.namespace[common.MEAN_PHASE] = mean_phase
     net = b2.Network(*objs)
     return common.SpikingNetwork(net, groups, forward, lateral, spikes, weight_mons, state_mons,
                                  duration=(proto.presentations + n_test) * proto.t_present, stimulus=train_stim,
@@ -238,7 +187,7 @@ def _spike_readout(model: Model, task: TaskData, snet: common.SpikingNetwork, re
     ``test_prediction``."""
     proto, out = model.protocol, model.populations[-1]
     plan, n_out = snet.test_plan, out.size
-    shown = _test_hold(model) * proto.t_present
+    shown = schedule.test_hold(model) * proto.t_present
     times = np.asarray(snet.test_spikes.t / second)
     cells = np.asarray(snet.test_spikes.i[:], dtype=np.int64)
     start = snet.train_duration

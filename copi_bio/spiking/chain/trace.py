@@ -94,7 +94,7 @@ def build_soma(model: Model, index: int, target: np.ndarray | None) -> b2.Neuron
 du/dt = (-u + I_ff + delta) / tau_u : 1
 I_ff : 1
 {delta}
-dubar/dt = adapt(t) * (u - ubar) / tau_mean : 1
+dubar/dt = adapt_mean(t) * (u - ubar) / tau_mean : 1
 f_rate = {f_expr} : 1
 fprime = {fp_expr} : 1
 rate = clip(r0 + rs * (f_rate - I_lat), 0 * Hz, rmax) : Hz
