@@ -129,8 +129,8 @@ REDUCED_V1 = ["network.stimulus.orientations=2", "network.stimulus.contrasts=[1.
 def test_a_reduced_v1_circuit_decorrelates_with_learning(tmp_path):
     """v1_gratings (all 2000 cells) with 2 orientations, 10 learning repeats (14 s of learning instead
     of 56 s) and 10 test repeats, plasticity frozen in the test: its test trials' rsc_mean is below 0.6
-    of the same network's with static I->E synapses, which is at 0.05 or more (measured 0.063 against
-    0.134; one build, then about 10 s per run)."""
+    of the same network's with static I->E synapses, which is at 0.05 or more (measured 0.024 against
+    0.096; one build, then about 10 s per run)."""
     build = [f"spiking.build_dir='{tmp_path}'"]  # one build: the control differs in a constant only
     learned = simulate(load_model("v1_gratings", REDUCED_V1 + build))
     control = simulate(load_model("v1_gratings", REDUCED_V1 + build
@@ -142,18 +142,19 @@ def test_a_reduced_v1_circuit_decorrelates_with_learning(tmp_path):
 
 @pytest.mark.slow
 def test_the_v1_circuit_decorrelates_its_test_trials_below_its_static_control(tmp_path):
-    """models/v1_gratings.toml, seed 1 (about 4-8 min per run), against the same network with static I->E
-    synapses, measured with the recording's code (docs/v1_circuit.md): rsc_mean 0.036 against 0.17, the
-    window and tuning dependence in the recording's direction, 2.3 Hz. Not reached, so not asserted:
-    rsc_mean <= 0.02, spontaneous within 0.01 of evoked, a Fano factor falling at onset."""
+    """models/v1_gratings.toml, seed 1 (about 3-6 min per run), against the same network with static I->E
+    synapses, measured with the recording's code (docs/v1_circuit.md): rsc_mean 0.0125 against 0.10, the
+    window and tuning dependence in the recording's direction, spontaneous 0.004 against evoked 0.011,
+    2.3 Hz. Not reached, so not asserted: a Fano factor falling at onset (1.01)."""
     learned = simulate(load_model("v1_gratings", [f"spiking.build_dir='{tmp_path / 'a'}'"]))
     control = simulate(load_model("v1_gratings", [f"spiking.build_dir='{tmp_path / 'b'}'",
                                                   "network.projections.I_E.plasticity.onset='400 s'"]))
     got = {name: {key: est.value for key, est in st.statistics(from_result(ds, "E"), n_boot=10).items()}
            for name, ds in (("learned", learned), ("control", control))}
     print(got)
-    assert got["control"]["rsc_mean"] >= 0.05 and got["learned"]["rsc_mean"] <= 0.5 * got["control"]["rsc_mean"]
+    assert got["control"]["rsc_mean"] >= 0.05 and 0 <= got["learned"]["rsc_mean"] <= 0.02
     assert got["learned"]["rsc_window_500"] > got["learned"]["rsc_window_10"]
+    assert abs(got["learned"]["rsc_spontaneous"] - got["learned"]["rsc_evoked"]) <= 0.01
     assert 0 < got["learned"]["rsc_similar"] - got["learned"]["rsc_dissimilar"] <= 0.03
     assert 2.0 <= got["learned"]["rate_mean"] <= 15.0
 
