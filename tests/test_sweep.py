@@ -241,7 +241,7 @@ def test_cli_syntax_errors_exit_2(tmp_path):
 
 
 def test_kill_and_resume(tmp_path):
-    slow = ["protocol.presentations=3000", "protocol.trials=8", "protocol.eval_every=500"]
+    slow = ["protocol.presentations=1500", "protocol.trials=8", "protocol.eval_every=500"]
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "copi_bio.cli", "sweep", "teacher_student", "--grid", "feedback.gamma=1,4",
            "--seeds", "1-3", "--workers", "2", "--out", str(out), "-q"]
