@@ -154,22 +154,24 @@ class RateParameters:
         scale = self.w_scale[k]
         return self.W[k] if scale is None else self.W[k] * scale[None, :]
 
+    def _lateral_scale(self, k: int) -> np.ndarray:
+        """``l_scale[k]`` shaped to multiply ``L[k]``: over rows (``copi``) or columns (``copi_bio``)."""
+        scale = self.l_scale[k]
+        return scale[:, None] if self.model.lateral.rule == "copi" else scale[None, :]
+
     def lateral_weights(self, k: int) -> np.ndarray | None:
         """The lateral matrix (``R`` or ``M``) of connection ``k``, with its scale folded in, or ``None``."""
-        lat, scale = self.L[k], self.l_scale[k]
-        if lat is None or scale is None:
-            return lat
-        return lat * (scale[:, None] if self.model.lateral.rule == "copi" else scale[None, :])
+        lat = self.L[k]
+        return lat if lat is None or self.l_scale[k] is None else lat * self._lateral_scale(k)
 
     def fold_scale(self, k: int, lateral: bool) -> None:
         """Fold the scale of ``W[k]`` (or of ``L[k]``) into the stored matrix and reset it to 1."""
         if lateral:
-            lat, scale = self.L[k], self.l_scale[k]
-            lat *= scale[:, None] if self.model.lateral.rule == "copi" else scale[None, :]
+            self.L[k] *= self._lateral_scale(k)
+            self.l_scale[k].fill(1.0)
         else:
-            scale = self.w_scale[k]
-            self.W[k] *= scale[None, :]
-        scale.fill(1.0)
+            self.W[k] *= self.w_scale[k][None, :]
+            self.w_scale[k].fill(1.0)
 
     def effective_weights(self, k: int) -> np.ndarray:
         """Map from population ``k``'s rates to the drive of ``k + 1`` (``W R`` or ``W (I+M)^-1``)."""

@@ -11,7 +11,8 @@ afterwards from the weight snapshots and spike trains:
   network's own spikes in a **test phase** after the training presentations (:func:`~copi_bio.spiking.chain.schedule.test_plan`,
   :func:`_spike_readout`): every held-out image shown once for ``t_present`` (split among the copies),
   every plasticity off, the output's nudging off and the slow running means frozen at their values
-  at the end of training (:data:`~copi_bio.spiking.chain.common.PHASE`); the class is the output cell
+  at the end of training (:data:`~copi_bio.spiking.chain.common.PHASE`,
+  :data:`~copi_bio.spiking.chain.common.MEAN_PHASE`); the class is the output cell
   with the most spikes in ``[onset + t_settle, onset + t_present)``, ties broken at random (seeded);
   ``test_loss`` is the mean squared error of the rate-decoded output ``(rate - rate_offset) / rate_scale``
   against the one-hot target;

@@ -17,6 +17,14 @@ from ...spec import Model
 from ...tasks import TaskData
 
 
+def anneal_factors(model: Model) -> np.ndarray:
+    """The learning rates' annealing factor in each training presentation ``p``:
+    ``1 / (1 + p / protocol.anneal)``, or 1 without annealing."""
+    proto = model.protocol
+    p = np.arange(proto.presentations)
+    return 1.0 / (1.0 + p / proto.anneal) if proto.anneal else np.ones(len(p))
+
+
 def gates(model: Model, test_presentations: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
     """Factors of the forward and lateral learning rates (settle, onset, anneal) and their time step;
     0 during the ``test_presentations`` after the training presentations.
@@ -29,7 +37,7 @@ def gates(model: Model, test_presentations: int = 0) -> tuple[np.ndarray, np.nda
     steps, settle = proto.steps_per_presentation, proto.settle_steps
     block = math.gcd(steps, settle)
     p = np.arange(proto.presentations)
-    scale = 1.0 / (1.0 + p / proto.anneal) if proto.anneal else np.ones(len(p))
+    scale = anneal_factors(model)
     within = (np.arange(0, steps, block) >= settle).astype(float)
     lat = (scale[:, None] * within[None, :]).ravel()
     fwd = ((scale * (p >= proto.forward_onset))[:, None] * within[None, :]).ravel()
@@ -44,11 +52,9 @@ def gates(model: Model, test_presentations: int = 0) -> tuple[np.ndarray, np.nda
 def mean_rates(model: Model) -> np.ndarray:
     """Rate factor of the slow running means in each training presentation: 1, or with
     ``spiking.mean_anneal`` the learning rates' annealing factor ``1 / (1 + p / protocol.anneal)``."""
-    proto = model.protocol
-    p = np.arange(proto.presentations)
-    if model.spiking.mean_anneal and proto.anneal:
-        return 1.0 / (1.0 + p / proto.anneal)
-    return np.ones(len(p))
+    if model.spiking.mean_anneal:
+        return anneal_factors(model)
+    return np.ones(model.protocol.presentations)
 
 
 def test_hold(model: Model) -> int:
